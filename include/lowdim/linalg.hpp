@@ -1,0 +1,104 @@
+#ifndef LOWDIM_LINALG_HPP
+#define LOWDIM_LINALG_HPP
+
+// The one place that calls CBLAS (OpenBLAS) and LAPACKE. Typed wrappers over
+// row-major views, T = float or double, with shape checks. LAPACK is called in
+// column-major form on the transposed interpretation of the row-major buffer,
+// so no wrapper copies its input behind the caller's back (lu_normalize is the
+// one documented exception). A LAPACK info != 0 throws numerical_error naming
+// the routine and the value.
+//
+// Inputs are `In<T>` (a ConstMatrixView<T> that also accepts a MatrixView<T> or
+// Matrix<T>); T is deduced from the outputs.
+
+#include <lowdim/matrix.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+
+namespace lowdim {
+
+template <class T>
+using In = std::type_identity_t<ConstMatrixView<T>>;
+
+enum class Op { none, transpose };
+enum class Side { left, right };
+enum class Triangle { lower, upper };
+
+namespace linalg {
+
+/// C = alpha·op(A)·op(B) + beta·C. op(A): m × k, op(B): k × n, C: m × n. Cost 2mnk.
+template <class T>
+LOWDIM_API void gemm(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c);
+/// C = A·B (shorthand).
+template <class T>
+void matmul(In<T> a, In<T> b, MatrixView<T> c) {
+  gemm<T>(Op::none, Op::none, T(1), a, b, T(0), c);
+}
+
+/// y = alpha·op(A)·x + beta·y.
+template <class T>
+LOWDIM_API void gemv(Op op_a, T alpha, In<T> a, std::span<const std::type_identity_t<T>> x, T beta, std::span<T> y);
+
+/// C = alpha·op(A)·op(A)ᵀ + beta·C, C: n × n symmetric; both triangles are written.
+/// op = none: A is n × k (C = A·Aᵀ); op = transpose: A is k × n (C = Aᵀ·A). Cost n²k.
+template <class T>
+LOWDIM_API void syrk(Op op_a, T alpha, In<T> a, T beta, MatrixView<T> c);
+
+/// Solves op(A)·X = alpha·B (side left) or X·op(A) = alpha·B (side right) for
+/// triangular A (non-unit diagonal), overwriting B with X.
+template <class T>
+LOWDIM_API void trsm(Side side, Triangle triangle, Op op_a, T alpha, In<T> a, MatrixView<T> b);
+
+/// Thin QR of A (m × n, m ≥ n): A is overwritten with Q (orthonormal columns);
+/// if r is non-empty it receives R (n × n, upper triangular). Cost ~4mn².
+template <class T>
+LOWDIM_API void qr(MatrixView<T> a, MatrixView<T> r = {});
+
+/// Overwrites A (m × n, m ≥ n) with P·L from A = P·L·U with partial pivoting:
+/// a well-conditioned basis of range(A) cheaper than QR (power-iteration normaliser).
+/// Works on an internal column-major copy of A. Exact rank deficiency is allowed.
+template <class T>
+LOWDIM_API void lu_normalize(MatrixView<T> a);
+
+/// Thin SVD A = U·diag(s)·Vᵀ of A (m × n, r = min(m, n)); A is destroyed.
+/// u: m × r, s: r (descending), vt: r × n. Divide and conquer (gesdd).
+template <class T>
+LOWDIM_API void svd(MatrixView<T> a, MatrixView<T> u, std::span<T> s, MatrixView<T> vt);
+/// Singular values only (descending), A destroyed. s has min(m, n) entries.
+template <class T>
+LOWDIM_API void singular_values(MatrixView<T> a, std::span<T> s);
+
+/// Symmetric eigendecomposition A = V·diag(w)·Vᵀ of A (n × n, only the lower
+/// triangle is read). On return w is ascending and column i of A is the unit
+/// eigenvector of w[i] (as numpy.linalg.eigh). Divide and conquer (syevd).
+template <class T>
+LOWDIM_API void eigh(MatrixView<T> a, std::span<T> w);
+
+/// Cholesky A = L·Lᵀ of a symmetric positive definite A (n × n, lower triangle
+/// read); A is overwritten with L and its strict upper triangle set to zero.
+/// Throws numerical_error when A is not positive definite.
+template <class T>
+LOWDIM_API void cholesky(MatrixView<T> a);
+
+/// Frobenius norm, accumulated in double.
+template <class T>
+LOWDIM_API double norm_fro(In<T> a);
+
+/// out (n × m) = Aᵀ for A (m × n); the two must not overlap.
+template <class T>
+LOWDIM_API void transpose(In<T> a, MatrixView<T> out);
+
+/// Threads used by lowdim's OpenMP regions and by OpenBLAS (≤ 0: leave as is).
+LOWDIM_API void set_num_threads(int threads);
+LOWDIM_API int num_threads();
+/// OpenBLAS's configuration string, its core name and thread count, e.g.
+/// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64; core Haswell; 2 threads".
+LOWDIM_API std::string blas_info();
+
+}  // namespace linalg
+}  // namespace lowdim
+
+#endif

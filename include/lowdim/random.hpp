@@ -1,0 +1,64 @@
+#ifndef LOWDIM_RANDOM_HPP
+#define LOWDIM_RANDOM_HPP
+
+// Counter-based random numbers: Philox4x32-10 (Random123). A stream is
+// (seed, stream id); the i-th number of a stream is a pure function of
+// (seed, stream, i), never of a shared running state. Filling a view assigns
+// element (r, c) the number of index first + r·cols + c, so the output is
+// bit-identical for any thread count and for any split of a big matrix into
+// blocks: generating rows [r0, r1) of an R × C matrix is fill(block, first = r0·C).
+
+#include <lowdim/matrix.hpp>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace lowdim {
+
+class LOWDIM_API RandomStream {
+ public:
+  constexpr explicit RandomStream(std::uint64_t seed, std::uint64_t stream = 0) noexcept
+      : seed_(seed), stream_(stream) {}
+
+  std::uint64_t seed() const noexcept { return seed_; }
+  std::uint64_t stream() const noexcept { return stream_; }
+  /// Another stream of the same seed; streams with different ids are independent.
+  constexpr RandomStream with_stream(std::uint64_t stream) const noexcept { return RandomStream(seed_, stream); }
+
+  /// The 128 bits Philox4x32-10 gives for this counter: key = seed, counter = (counter, stream).
+  std::array<std::uint32_t, 4> bits(std::uint64_t counter) const noexcept;
+  /// 64 uniform bits for index i (one half of bits(i / 2)).
+  std::uint64_t bits64(std::uint64_t index) const noexcept;
+  /// Uniform integer in [0, n) for index i (n ≥ 1; bias below n / 2⁶⁴).
+  std::uint64_t below(std::uint64_t index, std::uint64_t n) const noexcept;
+  /// Uniform double in [0, 1) with 53 random bits, for index i.
+  double uniform(std::uint64_t index) const noexcept;
+  /// Standard normal for index i (Box–Muller on the pair of uniforms of counter i / 2).
+  double normal(std::uint64_t index) const noexcept;
+
+ private:
+  std::uint64_t seed_;
+  std::uint64_t stream_;
+};
+
+/// Element (r, c) of out ← N(0, 1) of index first + r·cols + c. Float output is
+/// the double value rounded. OpenMP-parallel over fixed blocks.
+template <class T>
+LOWDIM_API void fill_normal(MatrixView<T> out, const RandomStream& stream, std::uint64_t first = 0);
+/// As fill_normal, with U[0, 1) (float: 24 random bits, never rounded up to 1).
+template <class T>
+LOWDIM_API void fill_uniform(MatrixView<T> out, const RandomStream& stream, std::uint64_t first = 0);
+/// As fill_normal, with ±1 equiprobable (one random bit per element).
+template <class T>
+LOWDIM_API void fill_rademacher(MatrixView<T> out, const RandomStream& stream, std::uint64_t first = 0);
+
+/// k distinct indices drawn uniformly from [0, n), in increasing order (k ≤ n). O(k log k).
+LOWDIM_API std::vector<std::int64_t> sample_without_replacement(std::int64_t n, std::int64_t k,
+                                                                const RandomStream& stream);
+/// A uniformly random permutation of [0, n) (Fisher–Yates).
+LOWDIM_API std::vector<std::int64_t> permutation(std::int64_t n, const RandomStream& stream);
+
+}  // namespace lowdim
+
+#endif

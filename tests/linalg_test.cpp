@@ -1,0 +1,198 @@
+#include "test_support.hpp"
+
+#include <lowdim/linalg.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace lowdim;
+using namespace lowdim::test;
+
+namespace {
+// Reference product in double, C = op(A)·op(B).
+template <class T>
+Matrix<double> naive(Op oa, Op ob, ConstMatrixView<T> a, ConstMatrixView<T> b) {
+  const auto at = [&](std::int64_t i, std::int64_t j) { return oa == Op::none ? a(i, j) : a(j, i); };
+  const auto bt = [&](std::int64_t i, std::int64_t j) { return ob == Op::none ? b(i, j) : b(j, i); };
+  const std::int64_t m = oa == Op::none ? a.rows() : a.cols(), k = oa == Op::none ? a.cols() : a.rows();
+  const std::int64_t n = ob == Op::none ? b.cols() : b.rows();
+  Matrix<double> c(m, n);
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t l = 0; l < k; ++l) c(i, j) += static_cast<double>(at(i, l)) * static_cast<double>(bt(l, j));
+  return c;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("gemm matches a naive product for every op and strided views", "[linalg]", float, double) {
+  // Big buffers, used through interior blocks so that stride != cols.
+  auto big_a = gaussian<TestType>(40, 50, 1);
+  auto big_b = gaussian<TestType>(40, 50, 2);
+  for (Op oa : {Op::none, Op::transpose}) {
+    for (Op ob : {Op::none, Op::transpose}) {
+      auto a = oa == Op::none ? big_a.block(3, 5, 13, 17) : big_a.block(3, 5, 17, 13);
+      auto b = ob == Op::none ? big_b.block(1, 2, 17, 11) : big_b.block(1, 2, 11, 17);
+      Matrix<TestType> c_buffer(20, 30);
+      auto c = c_buffer.block(2, 3, 13, 11);
+      c.fill(TestType(1));
+      linalg::gemm<TestType>(oa, ob, TestType(2), a, b, TestType(0.5), c);
+      auto ref = naive<TestType>(oa, ob, a, b);
+      double err = 0;
+      for (int i = 0; i < 13; ++i)
+        for (int j = 0; j < 11; ++j) err = std::max(err, std::abs(c(i, j) - (2 * ref(i, j) + 0.5)));
+      // k = 17 products of O(1) numbers: the error is a few hundred ulps at most.
+      REQUIRE(err < 300 * eps<TestType>);
+      REQUIRE(c_buffer(0, 0) == 0);  // outside the block: untouched
+    }
+  }
+}
+
+TEST_CASE("gemm with an empty inner dimension scales C by beta", "[linalg]") {
+  Matrix<float> a(3, 0), b(0, 2), c(3, 2);
+  c.view().fill(2.0f);
+  linalg::gemm<float>(Op::none, Op::none, 1.0f, a.view(), b.view(), 3.0f, c.view());
+  REQUIRE(c(2, 1) == 6.0f);
+}
+
+TEST_CASE("gemm names the shapes that do not fit", "[linalg][errors]") {
+  Matrix<double> a(3, 4), b(5, 2), c(3, 2);
+  REQUIRE_THROWS_AS(linalg::matmul<double>(a.view(), b.view(), c.view()), dimension_mismatch);
+  REQUIRE_THROWS_WITH(linalg::matmul<double>(a.view(), b.view(), c.view()),
+                      Catch::Contains("gemm: op(A) is 3 x 4, op(B) is 5 x 2, C is 3 x 2"));
+}
+
+TEMPLATE_TEST_CASE("gemv and syrk agree with gemm", "[linalg]", float, double) {
+  auto a = gaussian<TestType>(30, 20, 3);
+  auto x = gaussian<TestType>(20, 1, 4);
+  std::vector<TestType> y(30, TestType(0));
+  linalg::gemv<TestType>(Op::none, TestType(1), a.view(), x.flat(), TestType(0), y);
+  Matrix<TestType> yy(30, 1);
+  linalg::matmul<TestType>(a.view(), x.view(), yy.view());
+  for (int i = 0; i < 30; ++i) REQUIRE(std::abs(y[i] - yy(i, 0)) < 100 * eps<TestType>);
+
+  Matrix<TestType> g(20, 20), gg(20, 20);
+  linalg::syrk<TestType>(Op::transpose, TestType(1), a.view(), TestType(0), g.view());
+  linalg::gemm<TestType>(Op::transpose, Op::none, TestType(1), a.view(), a.view(), TestType(0), gg.view());
+  REQUIRE(max_abs_diff<TestType>(g.view(), gg.view()) < 300 * eps<TestType>);
+  REQUIRE(g(3, 17) == g(17, 3));  // both triangles written
+}
+
+TEMPLATE_TEST_CASE("qr gives orthonormal Q and upper-triangular R with A = QR", "[linalg]", float, double) {
+  auto a = gaussian<TestType>(200, 30, 5);
+  auto q = a.clone();
+  Matrix<TestType> r(30, 30);
+  linalg::qr<TestType>(q.view(), r.view());
+  REQUIRE(orthogonality_error<TestType>(q.view()) < 50 * eps<TestType> * 30);
+  for (int i = 0; i < 30; ++i)
+    for (int j = 0; j < i; ++j) REQUIRE(r(i, j) == 0);
+  Matrix<TestType> qr(200, 30);
+  linalg::matmul<TestType>(q.view(), r.view(), qr.view());
+  // Backward stability: ‖A − QR‖ ≲ n·eps·‖A‖, with ‖A‖_max ≈ 4 for this Gaussian.
+  REQUIRE(max_abs_diff<TestType>(qr.view(), a.view()) < 100 * 30 * eps<TestType>);
+  REQUIRE_THROWS_WITH(linalg::qr<TestType>(Matrix<TestType>(3, 5).view()),
+                      Catch::Contains("qr: A is 3 x 5; the thin QR needs rows >= cols"));
+}
+
+TEMPLATE_TEST_CASE("lu_normalize returns P·L spanning range(A) with |L| <= 1", "[linalg]", float, double) {
+  auto a = gaussian<TestType>(60, 8, 6);
+  auto pl = a.clone();
+  linalg::lu_normalize<TestType>(pl.view());
+  int ones = 0;
+  for (int i = 0; i < 60; ++i)
+    for (int j = 0; j < 8; ++j) {
+      REQUIRE(std::abs(pl(i, j)) <= 1 + 10 * eps<TestType>);
+      ones += pl(i, j) == TestType(1);
+    }
+  REQUIRE(ones >= 8);  // one unit pivot per column
+  // Every column of A is in range(P·L): the residual after projecting on Q(P·L) vanishes.
+  auto q = pl.clone();
+  linalg::qr<TestType>(q.view());
+  Matrix<TestType> coef(8, 8), proj(60, 8);
+  linalg::gemm<TestType>(Op::transpose, Op::none, 1, q.view(), a.view(), 0, coef.view());
+  linalg::matmul<TestType>(q.view(), coef.view(), proj.view());
+  REQUIRE(max_abs_diff<TestType>(proj.view(), a.view()) < 1000 * eps<TestType>);
+  // Exactly rank-deficient input is accepted (U singular, L still a basis).
+  Matrix<TestType> rank_one(10, 3);
+  for (int i = 0; i < 10; ++i)
+    for (int j = 0; j < 3; ++j) rank_one(i, j) = TestType(i + 1);
+  REQUIRE_NOTHROW(linalg::lu_normalize<TestType>(rank_one.view()));
+}
+
+TEMPLATE_TEST_CASE("svd recovers a prescribed spectrum, tall and wide", "[linalg]", float, double) {
+  for (auto [m, n] : {std::pair<int, int>{50, 20}, std::pair<int, int>{20, 50}}) {
+    std::vector<double> s_true(20);
+    for (int i = 0; i < 20; ++i) s_true[i] = std::exp(-0.3 * i);
+    auto a = with_spectrum<TestType>(m, n, s_true, 7);
+    auto work = a.clone();
+    Matrix<TestType> u(m, 20), vt(20, n);
+    std::vector<TestType> s(20);
+    linalg::svd<TestType>(work.view(), u.view(), s, vt.view());
+    for (int i = 0; i < 20; ++i) REQUIRE(std::abs(s[i] - s_true[i]) < 50 * eps<TestType>);
+    REQUIRE(orthogonality_error<TestType>(u.view()) < 100 * eps<TestType>);
+    // U·diag(s)·Vt reconstructs A.
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < 20; ++j) u(i, j) *= s[j];
+    Matrix<TestType> back(m, n);
+    linalg::matmul<TestType>(u.view(), vt.view(), back.view());
+    REQUIRE(max_abs_diff<TestType>(back.view(), a.view()) < 100 * eps<TestType>);
+    auto again = a.clone();
+    std::vector<TestType> s_only(20);
+    linalg::singular_values<TestType>(again.view(), s_only);
+    for (int i = 0; i < 20; ++i) REQUIRE(std::abs(s_only[i] - s[i]) < 50 * eps<TestType>);
+  }
+}
+
+TEMPLATE_TEST_CASE("eigh: ascending eigenvalues, eigenvectors in columns", "[linalg]", float, double) {
+  auto x = gaussian<TestType>(40, 12, 8);
+  Matrix<TestType> c(12, 12);
+  linalg::syrk<TestType>(Op::transpose, TestType(1), x.view(), TestType(0), c.view());
+  auto v = c.clone();
+  std::vector<TestType> w(12);
+  linalg::eigh<TestType>(v.view(), w);
+  for (int i = 1; i < 12; ++i) REQUIRE(w[i - 1] <= w[i]);
+  // C·v_i = w_i·v_i for each column.
+  Matrix<TestType> cv(12, 12);
+  linalg::matmul<TestType>(c.view(), v.view(), cv.view());
+  double err = 0;
+  for (int i = 0; i < 12; ++i)
+    for (int j = 0; j < 12; ++j) err = std::max<double>(err, std::abs(cv(i, j) - w[j] * v(i, j)));
+  REQUIRE(err < 1000 * eps<TestType> * w.back());
+  REQUIRE(orthogonality_error<TestType>(v.view()) < 100 * eps<TestType>);
+}
+
+TEMPLATE_TEST_CASE("cholesky factors an SPD matrix and rejects an indefinite one", "[linalg][errors]", float,
+                   double) {
+  auto x = gaussian<TestType>(50, 6, 9);
+  Matrix<TestType> c(6, 6);
+  linalg::syrk<TestType>(Op::transpose, TestType(1), x.view(), TestType(0), c.view());
+  auto l = c.clone();
+  linalg::cholesky<TestType>(l.view());
+  for (int i = 0; i < 6; ++i)
+    for (int j = i + 1; j < 6; ++j) REQUIRE(l(i, j) == 0);
+  Matrix<TestType> llt(6, 6);
+  linalg::gemm<TestType>(Op::none, Op::transpose, 1, l.view(), l.view(), 0, llt.view());
+  REQUIRE(max_abs_diff<TestType>(llt.view(), c.view()) < 1000 * eps<TestType>);
+  // trsm with L undoes the product: L⁻¹·(L·B) = B.
+  auto b = gaussian<TestType>(6, 3, 10);
+  Matrix<TestType> lb(6, 3);
+  linalg::matmul<TestType>(l.view(), b.view(), lb.view());
+  linalg::trsm<TestType>(Side::left, Triangle::lower, Op::none, 1, l.view(), lb.view());
+  REQUIRE(max_abs_diff<TestType>(lb.view(), b.view()) < 1000 * eps<TestType>);
+
+  Matrix<TestType> indefinite(2, 2);
+  indefinite(0, 0) = 1;
+  indefinite(1, 1) = -1;
+  REQUIRE_THROWS_AS(linalg::cholesky<TestType>(indefinite.view()), numerical_error);
+  REQUIRE_THROWS_WITH(linalg::cholesky<TestType>(indefinite.view()),
+                      Catch::Contains("not positive definite") && Catch::Contains("order 2"));
+}
+
+TEST_CASE("transpose and norm_fro", "[linalg]") {
+  auto a = gaussian<double>(70, 45, 11);
+  Matrix<double> t(45, 70);
+  linalg::transpose<double>(a.view(), t.view());
+  REQUIRE(t(44, 69) == a(69, 44));
+  REQUIRE(t(3, 17) == a(17, 3));
+  double s = 0;
+  for (double v : a.flat()) s += v * v;
+  REQUIRE(linalg::norm_fro<double>(a.view()) == Approx(std::sqrt(s)).epsilon(1e-14));
+}

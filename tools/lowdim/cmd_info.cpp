@@ -1,0 +1,24 @@
+// lowdim info: version, BLAS configuration, thread counts.
+
+#include "command.hpp"
+
+#include <lowdim/linalg.hpp>
+#include <lowdim/version.hpp>
+
+#include <fmt/core.h>
+#include <omp.h>
+
+namespace lowdim::cli {
+namespace {
+
+const RegisterCommand registered{"info", [](CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "Print the version, the BLAS configuration and thread counts");
+  cmd->callback([] {
+    fmt::print("lowdim {}\n", version());
+    fmt::print("BLAS: {}\n", linalg::blas_info());
+    fmt::print("OpenMP threads: {} (processors: {})\n", omp_get_max_threads(), omp_get_num_procs());
+  });
+}};
+
+}  // namespace
+}  // namespace lowdim::cli
