@@ -299,9 +299,7 @@ Matrix<double> Moments::covariance(std::int64_t ddof) const {
 // ---------------------------------------------------------------------------------------------
 // PCA
 
-struct PcaAccess {
-  static void finish(Pca& p) { p.components_f_ = converted<float>(p.components_.cview()); }
-};
+void Pca::prepare_float_copies() { components_f_ = converted<float>(components_.cview()); }
 
 Pca Pca::fit(const Moments& moments, const PcaOptions& options) {
   const std::int64_t n = moments.count(), d = moments.dim();
@@ -326,7 +324,7 @@ Pca Pca::fit(const Moments& moments, const PcaOptions& options) {
     p.variance_[static_cast<std::size_t>(c)] = std::max(0.0, eig.values[static_cast<std::size_t>(c)]);
     for (std::int64_t j = 0; j < d; ++j) p.components_(c, j) = eig.vectors(j, c);
   }
-  PcaAccess::finish(p);
+  p.prepare_float_copies();
   return p;
 }
 
@@ -413,12 +411,10 @@ WhiteningKind parse_whitening_kind(std::string_view name) {
   LOWDIM_THROW(invalid_argument, "whitening: unknown kind '{}' (valid: pca, zca, cholesky, zca-cor, pca-cor)", name);
 }
 
-struct WhiteningAccess {
-  static void finish(Whitening& w) {
-    w.w_f_ = converted<float>(w.w_.cview());
-    w.m_f_ = converted<float>(w.m_.cview());
-  }
-};
+void Whitening::prepare_float_copies() {
+  w_f_ = converted<float>(w_.cview());
+  m_f_ = converted<float>(m_.cview());
+}
 
 namespace {
 
@@ -577,7 +573,7 @@ Whitening Whitening::fit(const Moments& moments, const WhiteningOptions& options
       break;
     }
   }
-  WhiteningAccess::finish(w);
+  w.prepare_float_copies();
   return w;
 }
 

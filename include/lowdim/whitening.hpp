@@ -69,7 +69,6 @@ class LOWDIM_API Moments {
 
  private:
   void refresh_mean();
-  friend struct MomentsAccess;
   std::int64_t dim_ = 0;
   std::int64_t count_ = 0;
   ScatterPrecision precision_ = ScatterPrecision::double_precision;
@@ -128,7 +127,7 @@ class LOWDIM_API Pca {
   static Pca load(const std::string& path);
 
  private:
-  friend struct PcaAccess;
+  void prepare_float_copies();
   std::int64_t samples_ = 0;
   double total_variance_ = 0;
   std::vector<double> mean_;
@@ -210,7 +209,7 @@ class LOWDIM_API Whitening {
   static Whitening load(const std::string& path);
 
  private:
-  friend struct WhiteningAccess;
+  void prepare_float_copies();
   WhiteningOptions options_;
   std::int64_t samples_ = 0;
   std::vector<double> mean_;
