@@ -320,8 +320,7 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
   const std::int64_t b = std::min<std::int64_t>(o.block_size == automatic ? 32 : o.block_size, mn);
   std::int64_t iters = o.iterations;
   if (iters == automatic) {
-    const std::int64_t want = o.rank + std::max(o.rank, 3 * b);
-    iters = (want + b - 1) / b;
+    iters = std::max<std::int64_t>(2, (2 * o.rank + b - 1) / b);
   }
   // Krylov dimension, capped by min(m, n); the last block may be narrower.
   const std::int64_t dim = std::min(iters * b, mn);

@@ -89,8 +89,8 @@ struct KrylovOptions {
   /// b, columns per block; automatic: 32 (capped at min(m, n)).
   std::int64_t block_size = automatic;
   /// i ≥ 1 blocks on each side: the left Krylov space is span{AΩ, (AAᵀ)AΩ, …, (AAᵀ)^{i−1}AΩ}
-  /// of dimension i·b (capped at min(m, n)); 2i passes of width b. automatic: the smallest i with
-  /// i·b ≥ k + max(k, 3b), i.e. a space of at least twice the rank (see docs/rsvd.md).
+  /// of dimension i·b (capped at min(m, n)); 2i passes of width b. automatic: the smallest i ≥ 2
+  /// with i·b ≥ 2k, a space of twice the rank (measured in docs/rsvd.md: fastest to a given accuracy).
   int iterations = automatic;
   SketchKind sketch = SketchKind::gaussian;  ///< test block Ω (b × n), raw entries
   std::uint64_t seed = 0;
