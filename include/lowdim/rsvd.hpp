@@ -199,6 +199,12 @@ class LOWDIM_API StreamingSketch {
 template <class T>
 LOWDIM_API SvdResult<T> single_pass_svd(In<T> a, const StreamingOptions& options);
 
+/// ‖A − U·diag(S)·Vt‖_F for a factorisation that is a projection, U·diag(S)·Vt = U·Uᵀ·A (rsvd,
+/// block Krylov and qb results are): sqrt(‖A‖²_F − Σ s_j²) in double, recomputed directly from the
+/// residual (one more pass, O(mnk)) when that difference is within 1000× its rounding. O(mn).
+template <class T>
+LOWDIM_API double projection_error(In<T> a, const SvdResult<T>& result);
+
 /// The method `svd` runs.
 enum class SvdMethod {
   krylov,       ///< block_krylov_svd (the default: fastest to a given accuracy, docs/rsvd.md)
