@@ -51,7 +51,8 @@ struct RowReader::Impl {
   void read_elements(T* destination, std::int64_t count, std::int64_t row) {
     if (direct<T>()) {
       const auto bytes = static_cast<std::size_t>(count) * sizeof(T);
-      if (stream->read(destination, bytes) != bytes) truncated(row);
+      const std::size_t got = stream->read(destination, bytes);
+      if (got != bytes) truncated(row + static_cast<std::int64_t>(got / sizeof(T)) / std::max<std::int64_t>(cols, 1));
       return;
     }
     const auto per_piece = std::max<std::int64_t>(1, staging_bytes / static_cast<std::int64_t>(element()));
@@ -59,7 +60,9 @@ struct RowReader::Impl {
     for (std::int64_t done = 0; done < count;) {
       const std::int64_t n = std::min(count - done, per_piece);
       const auto bytes = static_cast<std::size_t>(n) * element();
-      if (stream->read(staging.data(), bytes) != bytes) truncated(row);
+      const std::size_t got = stream->read(staging.data(), bytes);
+      if (got != bytes)
+        truncated(row + (done + static_cast<std::int64_t>(got / element())) / std::max<std::int64_t>(cols, 1));
       detail::convert<T>(info.dtype, swap(), staging.data(), destination + done, n, 1);
       done += n;
     }
