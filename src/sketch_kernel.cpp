@@ -16,87 +16,74 @@ constexpr std::int64_t kRowTile = 96;      // rows per parallel task
 
 // ---- AVX2 + FMA micro-kernels: R rows × one panel, over `inner` steps ----
 
+// The accumulators are named variables, not an array: GCC keeps an array in
+// registers but also writes it back to the stack on every iteration.
+#define LOWDIM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
 template <int R>
-[[gnu::target("avx2,fma")]] void micro_fma(const float* a, std::int64_t lda,
-                                                                      std::int64_t inner, const float* panel,
-                                                                      float* c, std::int64_t ldc, std::int64_t width,
-                                                                      bool load) {
-  __m256 acc[R][2];
-  for (int r = 0; r < R; ++r) {
-    if (load && width == 16) {
-      acc[r][0] = _mm256_loadu_ps(c + r * ldc);
-      acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
-    } else if (load) {
-      alignas(32) float tmp[16] = {};
-      std::copy_n(c + r * ldc, width, tmp);
-      acc[r][0] = _mm256_load_ps(tmp);
-      acc[r][1] = _mm256_load_ps(tmp + 8);
-    } else {
-      acc[r][0] = _mm256_setzero_ps();
-      acc[r][1] = _mm256_setzero_ps();
-    }
-  }
+[[gnu::target("avx2,fma")]] void micro_fma(const float* a, std::int64_t lda, std::int64_t inner, const float* panel,
+                                           float* c, std::int64_t ldc, std::int64_t width, bool load) {
+  alignas(32) float tmp[kRows][16] = {};
+  if (load)
+    for (int r = 0; r < R; ++r) std::copy_n(c + r * ldc, width, tmp[r]);
+#define LOWDIM_DECLARE(i) \
+  __m256 lo##i = _mm256_load_ps(tmp[i]), hi##i = _mm256_load_ps(tmp[i] + 8);
+  LOWDIM_ROWS(LOWDIM_DECLARE)
+#undef LOWDIM_DECLARE
+  const float* a0 = a;
   for (std::int64_t t = 0; t < inner; ++t) {
     const __m256 b0 = _mm256_loadu_ps(panel + t * 16), b1 = _mm256_loadu_ps(panel + t * 16 + 8);
-    for (int r = 0; r < R; ++r) {
-      const __m256 x = _mm256_broadcast_ss(a + r * lda + t);
-      acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
-    }
+#define LOWDIM_STEP(i)                                      \
+  if constexpr (i < R) {                                    \
+    const __m256 x = _mm256_broadcast_ss(a0 + i * lda + t); \
+    lo##i = _mm256_fmadd_ps(x, b0, lo##i);                  \
+    hi##i = _mm256_fmadd_ps(x, b1, hi##i);                  \
   }
-  for (int r = 0; r < R; ++r) {
-    if (width == 16) {
-      _mm256_storeu_ps(c + r * ldc, acc[r][0]);
-      _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
-    } else {
-      alignas(32) float tmp[16];
-      _mm256_store_ps(tmp, acc[r][0]);
-      _mm256_store_ps(tmp + 8, acc[r][1]);
-      std::copy_n(tmp, width, c + r * ldc);
-    }
+    LOWDIM_ROWS(LOWDIM_STEP)
+#undef LOWDIM_STEP
   }
+#define LOWDIM_STORE(i)                    \
+  if constexpr (i < R) {                   \
+    _mm256_store_ps(tmp[i], lo##i);        \
+    _mm256_store_ps(tmp[i] + 8, hi##i);    \
+  }
+  LOWDIM_ROWS(LOWDIM_STORE)
+#undef LOWDIM_STORE
+  for (int r = 0; r < R; ++r) std::copy_n(tmp[r], width, c + r * ldc);
 }
 
 template <int R>
-[[gnu::target("avx2,fma")]] void micro_fma(const double* a, std::int64_t lda,
-                                                                      std::int64_t inner, const double* panel,
-                                                                      double* c, std::int64_t ldc, std::int64_t width,
-                                                                      bool load) {
-  __m256d acc[R][2];
-  for (int r = 0; r < R; ++r) {
-    if (load && width == 8) {
-      acc[r][0] = _mm256_loadu_pd(c + r * ldc);
-      acc[r][1] = _mm256_loadu_pd(c + r * ldc + 4);
-    } else if (load) {
-      alignas(32) double tmp[8] = {};
-      std::copy_n(c + r * ldc, width, tmp);
-      acc[r][0] = _mm256_load_pd(tmp);
-      acc[r][1] = _mm256_load_pd(tmp + 4);
-    } else {
-      acc[r][0] = _mm256_setzero_pd();
-      acc[r][1] = _mm256_setzero_pd();
-    }
-  }
+[[gnu::target("avx2,fma")]] void micro_fma(const double* a, std::int64_t lda, std::int64_t inner, const double* panel,
+                                           double* c, std::int64_t ldc, std::int64_t width, bool load) {
+  alignas(32) double tmp[kRows][8] = {};
+  if (load)
+    for (int r = 0; r < R; ++r) std::copy_n(c + r * ldc, width, tmp[r]);
+#define LOWDIM_DECLARE(i) \
+  __m256d lo##i = _mm256_load_pd(tmp[i]), hi##i = _mm256_load_pd(tmp[i] + 4);
+  LOWDIM_ROWS(LOWDIM_DECLARE)
+#undef LOWDIM_DECLARE
+  const double* a0 = a;
   for (std::int64_t t = 0; t < inner; ++t) {
     const __m256d b0 = _mm256_loadu_pd(panel + t * 8), b1 = _mm256_loadu_pd(panel + t * 8 + 4);
-    for (int r = 0; r < R; ++r) {
-      const __m256d x = _mm256_broadcast_sd(a + r * lda + t);
-      acc[r][0] = _mm256_fmadd_pd(x, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_pd(x, b1, acc[r][1]);
-    }
+#define LOWDIM_STEP(i)                                       \
+  if constexpr (i < R) {                                     \
+    const __m256d x = _mm256_broadcast_sd(a0 + i * lda + t); \
+    lo##i = _mm256_fmadd_pd(x, b0, lo##i);                   \
+    hi##i = _mm256_fmadd_pd(x, b1, hi##i);                   \
   }
-  for (int r = 0; r < R; ++r) {
-    if (width == 8) {
-      _mm256_storeu_pd(c + r * ldc, acc[r][0]);
-      _mm256_storeu_pd(c + r * ldc + 4, acc[r][1]);
-    } else {
-      alignas(32) double tmp[8];
-      _mm256_store_pd(tmp, acc[r][0]);
-      _mm256_store_pd(tmp + 4, acc[r][1]);
-      std::copy_n(tmp, width, c + r * ldc);
-    }
+    LOWDIM_ROWS(LOWDIM_STEP)
+#undef LOWDIM_STEP
   }
+#define LOWDIM_STORE(i)                 \
+  if constexpr (i < R) {                \
+    _mm256_store_pd(tmp[i], lo##i);     \
+    _mm256_store_pd(tmp[i] + 4, hi##i); \
+  }
+  LOWDIM_ROWS(LOWDIM_STORE)
+#undef LOWDIM_STORE
+  for (int r = 0; r < R; ++r) std::copy_n(tmp[r], width, c + r * ldc);
 }
+#undef LOWDIM_ROWS
 
 // ---- portable micro-kernel: separate multiply and add (no contraction in ISO C++) ----
 
