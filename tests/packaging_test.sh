@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the build tree into a scratch prefix, then builds and runs a tiny
+# consumer against it twice: with find_package(lowdim) and with pkg-config.
+set -euo pipefail
+src=$1 build=$2 mode=$3
+work="$build/packaging-$mode"
+rm -rf "$work" && mkdir -p "$work"
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+libdir=$(find "$work/prefix" -name 'liblowdim.so*' -printf '%h\n' | head -1)
+# The SONAME chain must be there: liblowdim.so -> liblowdim.so.MAJOR.MINOR -> the real file.
+soname=$(objdump -p "$libdir/liblowdim.so" | awk '/SONAME/ {print $2}')
+[ -e "$libdir/$soname" ] || { echo "SONAME $soname is not installed"; exit 1; }
+case "$mode" in
+  cmake)
+    cmake -S "$src/tests/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+    cmake --build "$work/consumer" >/dev/null
+    LD_LIBRARY_PATH="$libdir" "$work/consumer/consumer" ;;
+  pkg-config)
+    export PKG_CONFIG_PATH="$libdir/pkgconfig"
+    pkg-config --exists lowdim
+    # shellcheck disable=SC2046
+    ${CXX:-c++} -std=c++20 "$src/tests/consumer/main.cpp" -o "$work/consumer" $(pkg-config --cflags --libs lowdim)
+    LD_LIBRARY_PATH="$libdir" "$work/consumer" ;;
+esac
+# Hidden visibility: besides lowdim's API only weak instantiations of std/fmt
+# templates may be exported.
+stray=$(nm -D --defined-only "$libdir/liblowdim.so" | awk '{print $3}' | c++filt | grep -vE 'lowdim::|^std::|^fmt::|^_init$|^_fini$' || true)
+if [ -n "$stray" ]; then
+  echo "liblowdim.so exports symbols outside its API:"; echo "$stray" | head; exit 1
+fi
