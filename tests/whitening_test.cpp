@@ -576,4 +576,10 @@ TEST_CASE("docs/whitening.md worked example", "[whitening][docs]") {
   auto y1 = pca.transform<double>(x.cview());
   CHECK(y1(0, 0) == Approx(std::sqrt(1.5)).epsilon(1e-14));  // 6/√24
   CHECK(std::abs(y1(2, 0)) <= 1e-14);                        // (1, −1) is orthogonal to the kept axis
+
+  Moments a(2), b(2);
+  a.update<double>(x.row_block(0, 2));
+  b.update<double>(x.row_block(2, 2));
+  auto same = Whitening::fit(Moments::merged(a, b), {.kind = WhiteningKind::zca});
+  CHECK(max_abs_diff<double>(same.matrix(), zca.matrix()) <= 16 * eps<double>);
 }
