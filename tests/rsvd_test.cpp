@@ -600,3 +600,38 @@ TEST_CASE("rsvd family reports bad input with the values", "[rsvd][errors]") {
   REQUIRE_THROWS_WITH(StreamingSketch<double>(10, 8, {.rank = 4, .range_size = 3}),
                       "streaming sketch: range_size 3 must lie in [rank, min(rows, cols)] = [4, 8]");
 }
+
+// docs/rsvd.md's worked example, verbatim, so the guide cannot rot.
+TEST_CASE("docs/rsvd.md worked example", "[rsvd][docs]") {
+  // A 3000 × 400 matrix with σ_i = 0.9^i: ‖A‖_F² = Σ 0.81^i = 1/0.19 (to 1e-36).
+  std::vector<double> sigma(400);
+  for (int i = 0; i < 400; ++i) sigma[i] = std::pow(0.9, i);
+  auto a = with_spectrum<double>(3000, 400, sigma, 1);
+
+  // Fixed rank, default method: block Krylov, block 32, i = max(2, ⌈2·10/32⌉) = 2 blocks → 4 passes.
+  auto r = svd<double>(a.view(), {.rank = 10});
+  CHECK(r.passes == 4);
+  double worst = 0;
+  for (int j = 0; j < 10; ++j) worst = std::max(worst, std::abs(r.s[j] - sigma[j]) / sigma[j]);
+  CHECK(worst <= 1e-8);  // measured 3.2e-10
+  // The optimal rank-10 error is 0.9^10/√0.19 = 0.79992; projection_error computes ours.
+  const double best = std::pow(0.9, 10) / std::sqrt(0.19);
+  const double err = projection_error<double>(a.view(), r);
+  CHECK(err >= best * (1 - 1e-12));
+  CHECK(err <= best * (1 + 1e-8));
+
+  // The same rank with 8 passes: twice the Krylov degree.
+  auto r8 = block_krylov_svd<double>(a.view(), {.rank = 10, .iterations = 4});
+  CHECK(r8.passes == 8);
+  double worst8 = 0;
+  for (int j = 0; j < 10; ++j) worst8 = std::max(worst8, std::abs(r8.s[j] - sigma[j]) / sigma[j]);
+  CHECK(worst8 <= 1e-13);  // measured 1e-15: rounding
+
+  // Fixed accuracy: 1 % relative Frobenius error. The optimal rank is the smallest r with
+  // 0.9^r ≤ 0.01, r = 44; QB grows by blocks of 32 (64 columns) and truncates the SVD of B.
+  auto q = qb_svd<double>(a.view(), {.tol = 1e-2});
+  CHECK(q.s.size() >= 44);
+  CHECK(q.s.size() <= 46);  // measured 44, error 0.96 %, 8 passes (2 blocks × (Ω, power pair, B))
+  CHECK(q.relative_error <= 1e-2);
+  CHECK(q.passes == 8);
+}
