@@ -611,12 +611,16 @@ EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options) {
   std::vector<T> w(static_cast<std::size_t>(l));
   linalg::eigh<T>(c.view(), w);
   // Order by descending magnitude (ties: the larger value first).
+  // Insertion sort (O(l²), below eigh's O(l³)); a std:: sort would export its template
+  // instantiations from the shared library (default visibility of namespace std).
   std::vector<std::int64_t> order(static_cast<std::size_t>(l));
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) {
+  const auto before = [&](std::int64_t x, std::int64_t y) {
     const T ax = std::abs(w[static_cast<std::size_t>(x)]), ay = std::abs(w[static_cast<std::size_t>(y)]);
     return ax != ay ? ax > ay : w[static_cast<std::size_t>(x)] > w[static_cast<std::size_t>(y)];
-  });
+  };
+  for (std::size_t i = 1; i < order.size(); ++i)
+    for (std::size_t j = i; j > 0 && before(order[j], order[j - 1]); --j) std::swap(order[j], order[j - 1]);
   auto vk = Matrix<T>::uninitialized(l, k);
   EigResult<T> out;
   for (std::int64_t j = 0; j < k; ++j) {
