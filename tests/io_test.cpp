@@ -344,6 +344,8 @@ TEST_CASE("malformed IDX files, plain and gzip, raise io_error naming the proble
       {f("trailing-idx2-ubyte", good + "zz"), "has 2 bytes after the 40 bytes"},
       {f("negative-idx2-ubyte", idx_file(0x08, {0xFFFFFFFFu, 4}, "")), "negative as int32: -1"},
       {f("overflow-idx4-ubyte", idx_file(0x0E, {0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, 4}, "")), "overflows"},
+      // Found by fuzz_idx: a zero dimension must not hide an absurd shape.
+      {f("zero-overflow-idx4-ubyte", idx_file(0x08, {0, 0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF}, "")), "overflows"},
       {f("claims-idx2-ubyte.gz", gzip(idx_file(0x0E, {100000000, 1000}, std::string(64, '\0')))),
        "more than a"},
       {f("corrupt-idx2-ubyte.gz", corrupt), "corrupt gzip"},
