@@ -91,7 +91,9 @@ struct ByteStream::Zlib {
   }
 };
 
-ByteStream::ByteStream(const InputFile& file) : file_(file), buffer_(stream_buffer_bytes) {
+ByteStream::ByteStream(const InputFile& file)
+    : file_(file),
+      buffer_(static_cast<std::size_t>(std::clamp<std::int64_t>(file.size(), 1, stream_buffer_bytes))) {
   unsigned char magic[2] = {0, 0};
   gzip_ = file_.read_at(magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
   rewind();
