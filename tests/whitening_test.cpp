@@ -550,3 +550,36 @@ TEST_CASE("pca reports bad arguments", "[whitening][pca][errors]") {
   REQUIRE_THROWS_WITH(p.inverse_transform<double>(y.cview(), out.view()),
                       Catch::Contains("pca: inverse_transform takes n x 2 to n x 5; got input 3 x 3, output 3 x 5"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// docs/whitening.md's worked example, verbatim, so the guide cannot rot.
+
+TEST_CASE("docs/whitening.md worked example", "[whitening][docs]") {
+  // Four points around the mean (10, 20): ±(3, 3) and ±(1, −1).
+  Matrix<double> x(4, 2);
+  const double rows[4][2] = {{13, 23}, {7, 17}, {11, 19}, {9, 21}};
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 2; ++j) x(i, j) = rows[i][j];
+  // Σ = [[20/3, 16/3], [16/3, 20/3]]: eigenvalues 12 and 4/3 on (1, 1)/√2 and (1, −1)/√2.
+  auto zca = Whitening::fit<double>(x.cview(), {.kind = WhiteningKind::zca});
+  // W = Σ^{-1/2} = (1/√3)·[[1, −1/2], [−1/2, 1]].
+  const double r3 = 1 / std::sqrt(3.0);
+  CHECK(zca.matrix()(0, 0) == Approx(r3).epsilon(1e-14));
+  CHECK(zca.matrix()(0, 1) == Approx(-r3 / 2).epsilon(1e-14));
+  auto y = zca.transform<double>(x.cview());
+  CHECK(y(0, 0) == Approx(std::sqrt(3.0) / 2).epsilon(1e-14));  // (3, 3)·W = (√3/2, √3/2)
+  CHECK(y(0, 1) == Approx(std::sqrt(3.0) / 2).epsilon(1e-14));
+
+  auto pca = Whitening::fit<double>(x.cview(), {.kind = WhiteningKind::pca, .components = 1});
+  CHECK(pca.eigenvalues()[0] == Approx(12.0).epsilon(1e-14));
+  CHECK(pca.matrix()(0, 0) == Approx(1 / std::sqrt(24.0)).epsilon(1e-14));  // (1, 1)/√2 / √12
+  auto y1 = pca.transform<double>(x.cview());
+  CHECK(y1(0, 0) == Approx(std::sqrt(1.5)).epsilon(1e-14));  // 6/√24
+  CHECK(std::abs(y1(2, 0)) <= 1e-14);                        // (1, −1) is orthogonal to the kept axis
+
+  Moments a(2), b(2);
+  a.update<double>(x.row_block(0, 2));
+  b.update<double>(x.row_block(2, 2));
+  auto same = Whitening::fit(Moments::merged(a, b), {.kind = WhiteningKind::zca});
+  CHECK(max_abs_diff<double>(same.matrix(), zca.matrix()) <= 16 * eps<double>);
+}

@@ -30,16 +30,19 @@ enum class FileFormat { npy, idx, fvecs, ivecs };
 
 LOWDIM_API const char* to_string(DType dtype) noexcept;       // "float32", ...
 LOWDIM_API const char* to_string(FileFormat format) noexcept;  // "npy", "idx", ...
+LOWDIM_API std::size_t size_of(DType dtype) noexcept;          // bytes per element
+LOWDIM_API bool is_integer(DType dtype) noexcept;
 
 /// What a file holds, read from its header (and size) alone.
-struct ArrayInfo {
+struct LOWDIM_API ArrayInfo {
   FileFormat format = FileFormat::npy;
   DType dtype = DType::float32;
   std::vector<std::int64_t> shape;  ///< as stored (IDX images: n, 28, 28)
   bool fortran_order = false;
   bool big_endian = false;
   bool gzip = false;
-  std::int64_t data_offset = 0;  ///< byte offset of the first element (uncompressed files)
+  std::int64_t data_offset = 0;  ///< byte offset of the first element (in the uncompressed stream)
+  std::int64_t file_size = 0;    ///< bytes on disk
   std::int64_t rows() const noexcept;  ///< shape[0] (1 for a scalar)
   std::int64_t cols() const noexcept;  ///< product of shape[1:] (1 for rank ≤ 1)
 };
@@ -113,9 +116,36 @@ LOWDIM_API void write_ivecs(const std::string& path, ConstMatrixView<std::int32_
 /// Reads an .ivecs file (k-NN ground truth) as rows × dim int32.
 LOWDIM_API Matrix<std::int32_t> read_ivecs(const std::string& path);
 
-/// Streaming .npy writer: rows are appended in blocks; the header (rows × cols,
-/// dtype T) is finalised by commit(), which renames the temporary file into place.
-/// Destroyed without commit(), it removes the temporary file.
+/// A file written to a temporary name beside path (same directory, mode 0666 & ~umask)
+/// and renamed onto path by commit(), so readers see either the old file or the
+/// complete new one. Writes are buffered; any failure throws io_error naming the
+/// file and strerror, and the destructor removes the temporary file unless committed.
+class LOWDIM_API AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);
+  ~AtomicFile();  ///< removes the temporary file unless committed
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* data, std::size_t bytes);
+  /// Replaces bytes already written at offset (a header finalised at the end).
+  void overwrite(std::uint64_t offset, const void* data, std::size_t bytes);
+  std::uint64_t size() const noexcept { return written_; }  ///< bytes written so far
+  void commit();  ///< flush, fsync, rename, fsync the directory; throws io_error
+  const std::string& path() const noexcept { return path_; }
+  const std::string& temp_path() const noexcept { return temp_; }
+
+ private:
+  void flush();
+  std::string path_, temp_;
+  int fd_ = -1;
+  std::vector<unsigned char> buffer_;
+  std::uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+/// Streaming .npy writer: rows are appended in blocks (memory O(1)); the header
+/// (rows × cols, dtype T) is finalised by commit(), which renames the temporary
+/// file into place. Destroyed without commit(), it removes the temporary file.
 template <class T>
 class LOWDIM_API NpyWriter {
  public:
@@ -128,27 +158,9 @@ class LOWDIM_API NpyWriter {
   void commit();
 
  private:
-  std::string path_, temp_;
-  void* file_ = nullptr;  // FILE*
+  std::string path_;
+  std::unique_ptr<AtomicFile> file_;  // null once committed
   std::int64_t cols_ = 0, rows_ = 0;
-  bool committed_ = false;
-};
-
-/// A file written to a temporary name beside path and renamed onto path by commit().
-class LOWDIM_API AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path);
-  ~AtomicFile();  ///< removes the temporary file unless committed
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-  void write(const void* data, std::size_t bytes);
-  void commit();  ///< flush, fsync, rename; throws io_error
-  const std::string& path() const noexcept { return path_; }
-
- private:
-  std::string path_, temp_;
-  void* file_ = nullptr;  // FILE*
-  bool committed_ = false;
 };
 
 /// Model files: a tagged container. The writer collects named entries and
