@@ -6,7 +6,11 @@
 
 #include <cmath>
 #include <limits>
+#include <fstream>
+#include <iterator>
 #include <set>
+
+#include <lowdim/io.hpp>
 
 using namespace lowdim;
 using namespace lowdim::test;
@@ -288,4 +292,48 @@ TEST_CASE("smallest_dim finds the boundary k of the search", "[jl][distortion]")
     // Theory: std ≈ √(2/k), so 90% within ±0.25 needs k around 2·(1.645/0.25)² ≈ 87.
     if (kind == SketchKind::gaussian) REQUIRE((found.k > 40 && found.k < 160));
   }
+}
+
+TEST_CASE("RandomProjection save/load round trip and corrupt files", "[jl][projection][io]") {
+  TempDir dir("jl_save_load");
+  const auto x = gaussian<float>(20, 300, 1);
+  for (auto kind : {SketchKind::gaussian, SketchKind::rademacher, SketchKind::sparse, SketchKind::srht,
+                    SketchKind::countsketch}) {
+    INFO(to_string(kind));
+    RandomProjection p;
+    p.fit(300, {.kind = kind, .k = 24, .seed = 0xFEEDFACECAFEBEEFULL,
+                .sketch = {.density = kind == SketchKind::rademacher ? 1.0 / 3 : 0.0, .jl_scaling = kind != SketchKind::srht}});
+    const std::string path = dir.file(std::string(to_string(kind)) + ".ldm");
+    p.save(path);
+    const auto q = RandomProjection::load(path);
+    REQUIRE(q.sketch().kind() == kind);
+    REQUIRE(q.sketch().seed() == 0xFEEDFACECAFEBEEFULL);
+    REQUIRE(q.sketch().options().jl_scaling == (kind != SketchKind::srht));
+    REQUIRE(q.sketch().density() == p.sketch().density());
+    const auto a = p.transform<float>(x);
+    const auto b = q.transform<float>(x);
+    REQUIRE(max_abs_diff<float>(a, b) == 0);
+  }
+  // Not fitted.
+  REQUIRE_THROWS_WITH(RandomProjection().save(dir.file("none.ldm")),
+                      Catch::Contains("RandomProjection::save: the projection is not fitted"));
+  // Corrupt: flip one byte in the middle of a saved file.
+  RandomProjection p;
+  p.fit(50, {.k = 10, .seed = 3});
+  const std::string path = dir.file("p.ldm");
+  p.save(path);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  REQUIRE(bytes.size() > 20);
+  bytes[bytes.size() / 2] ^= 0x5A;
+  const std::string bad = dir.file("bad.ldm");
+  std::ofstream(bad, std::ios::binary) << bytes;
+  REQUIRE_THROWS_AS(RandomProjection::load(bad), io_error);
+  // A missing file and a file of another kind.
+  REQUIRE_THROWS_AS(RandomProjection::load(dir.file("missing.ldm")), io_error);
+  std::ofstream(dir.file("text.ldm")) << "not an archive at all, just text\n";
+  REQUIRE_THROWS_AS(RandomProjection::load(dir.file("text.ldm")), io_error);
 }
