@@ -320,8 +320,7 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
   const std::int64_t b = std::min<std::int64_t>(o.block_size == automatic ? 32 : o.block_size, mn);
   std::int64_t iters = o.iterations;
   if (iters == automatic) {
-    const std::int64_t want = o.rank + std::max(o.rank, 3 * b);
-    iters = (want + b - 1) / b;
+    iters = std::max<std::int64_t>(2, (2 * o.rank + b - 1) / b);
   }
   // Krylov dimension, capped by min(m, n); the last block may be narrower.
   const std::int64_t dim = std::min(iters * b, mn);
@@ -538,6 +537,26 @@ SvdResult<T> qb_svd(In<T> a, const QbOptions& options) {
   out.relative_error = norm_a > 0 ? out.error / norm_a : 0.0;
   out.passes = qb.passes;
   return out;
+}
+
+template <class T>
+double projection_error(In<T> a, const SvdResult<T>& r) {
+  const std::int64_t k = static_cast<std::int64_t>(r.s.size());
+  LOWDIM_CHECK_SHAPE(r.u.rows() == a.rows() && r.u.cols() == k && r.vt.rows() == k && r.vt.cols() == a.cols(),
+                     "projection_error: A is {} x {} but U is {} x {}, S has {}, Vt is {} x {}", a.rows(), a.cols(),
+                     r.u.rows(), r.u.cols(), k, r.vt.rows(), r.vt.cols());
+  const linalg::SequentialBlas sequential;
+  const double norm_a = linalg::norm_fro<T>(a);
+  double kept = 0;
+  for (const T x : r.s) kept += static_cast<double>(x) * static_cast<double>(x);
+  const double total = norm_a * norm_a, noise = 100.0 * eps<T> * total;
+  const double diff = total - kept;
+  if (diff >= 1000.0 * noise) return std::sqrt(diff);
+  // Rounding dominates ‖A‖² − Σ s²: measure ‖A − (U·diag(S))·Vt‖ itself.
+  auto us = Matrix<T>::copy_of(r.u.view());
+  for (std::int64_t i = 0; i < us.rows(); ++i)
+    for (std::int64_t j = 0; j < k; ++j) us(i, j) *= r.s[static_cast<std::size_t>(j)];
+  return std::sqrt(residual_squared<T>(a, us.view(), r.vt.view()));
 }
 
 // ---------------------------------------------------------------- symmetric: eigh, Nyström
@@ -834,7 +853,8 @@ SvdResult<T> svd(In<T> a, const SvdOptions& o) {
   template LOWDIM_API EigResult<T> randomized_eigh<T>(In<T>, const RsvdOptions&);      \
   template LOWDIM_API EigResult<T> nystrom<T>(In<T>, const RsvdOptions&);              \
   template LOWDIM_API SvdResult<T> single_pass_svd<T>(In<T>, const StreamingOptions&); \
-  template LOWDIM_API SvdResult<T> svd<T>(In<T>, const SvdOptions&);
+  template LOWDIM_API SvdResult<T> svd<T>(In<T>, const SvdOptions&);                 \
+  template LOWDIM_API double projection_error<T>(In<T>, const SvdResult<T>&);
 LOWDIM_INSTANTIATE(float)
 LOWDIM_INSTANTIATE(double)
 #undef LOWDIM_INSTANTIATE

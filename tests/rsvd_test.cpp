@@ -514,6 +514,10 @@ TEST_CASE("svd dispatches to every method", "[rsvd]") {
     const double tol = method == SvdMethod::single_pass ? 3e-2 : 1e-6;
     for (int j = 0; j < 5; ++j) REQUIRE(std::abs(res.s[j] - s[j]) <= tol);
   }
+  // Krylov's automatic rule: block 32, the smallest i ≥ 2 with 32·i ≥ 2k (dimension capped at 80).
+  REQUIRE(svd<double>(a.view(), {.rank = 5}).passes == 4);
+  REQUIRE(svd<double>(a.view(), {.rank = 40}).passes == 6);   // i = 3, dimension 80 = 32 + 32 + 16
+  REQUIRE(block_krylov_svd<double>(a.view(), {.rank = 40}).s.size() == 40);
   auto qb = svd<double>(a.view(), {.method = SvdMethod::qb, .tol = 1e-3});
   REQUIRE(qb.relative_error <= 1e-3);
   REQUIRE(qb.relative_error > 0);
