@@ -31,7 +31,9 @@ std::string errno_message(int error_number) {
 // ---------------------------------------------------------------- InputFile
 
 InputFile::InputFile(std::string path) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then rejected as
+  // not a regular file); it changes nothing for regular files.
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) {
     const int error_number = errno;
     if (error_number == EISDIR) io_fail(path_, "is a directory, not a file");

@@ -717,3 +717,10 @@ TEST_CASE("docs/io.md worked example", "[io][docs]") {
       REQUIRE(std::abs(centred(i, j) - (original(i, j) - mean)) <= 0.5 * eps<float> * 255);
   }
 }
+
+TEST_CASE("special files are rejected without blocking", "[io][errors]") {
+  TempDir dir("io_special");
+  REQUIRE(::mkfifo(dir.file("pipe.npy").c_str(), 0600) == 0);
+  REQUIRE_THROWS_WITH(probe(dir.file("pipe.npy")), Contains("pipe.npy: is not a regular file"));
+  REQUIRE_THROWS_WITH(probe("/dev/null"), Contains("/dev/null: is not a regular file"));
+}
