@@ -225,6 +225,7 @@ struct SvdOptions {
   std::int64_t oversampling = automatic;
   int power_iterations = automatic;  ///< rsvd: q; krylov: blocks (iterations); qb: per block
   std::int64_t block_size = automatic;  ///< krylov and qb block width
+  SketchKind sketch = SketchKind::gaussian;  ///< test matrix (not used by single-pass: Gaussian)
   std::uint64_t seed = 0;
 };
 template <class T>
