@@ -542,6 +542,57 @@ TEMPLATE_TEST_CASE("pca matches the SVD of the centred data", "[whitening][pca]"
   CHECK(std::abs(sum - 1) <= 64 * eps<double>);
 }
 
+TEMPLATE_TEST_CASE("randomized pca (single-pass sketch of the implicitly centred X) matches exact pca",
+                   "[whitening][pca]", float, double) {
+  // A spectrum that decays past k: 100·0.5^i, plus an offset that the sketch must not see.
+  const std::int64_t n = 3000, d = 60, k = 5;
+  std::vector<double> spectrum(static_cast<std::size_t>(d));
+  for (std::int64_t i = 0; i < d; ++i) spectrum[static_cast<std::size_t>(i)] = 100 * std::pow(0.5, double(i));
+  auto x = with_spectrum<TestType>(n, d, spectrum, 101);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < d; ++j) x(i, j) += TestType(1000 + j);
+  auto exact = Pca::fit<TestType>(x.cview(), {.components = k});
+  auto fast = Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .seed = 3});
+  REQUIRE(fast.components_count() == k);
+  // Default sketch k' = 4k + 10 = 30 (core: all 60). Two error sources: the tail the sketch
+  // misses, σ_{k'+1}/σ_k = 0.5^26 relative to each variance, and rounding in T of products
+  // whose scale is the top variance λ₁ (so a small λ_c gets an error ~ eps·λ₁, not eps·λ_c).
+  const double tol = 1e3 * eps<TestType>;
+  const double lambda1 = exact.explained_variance()[0];
+  for (std::int64_t c = 0; c < k; ++c) {
+    const auto cs = static_cast<std::size_t>(c);
+    CHECK(std::abs(fast.explained_variance()[cs] - exact.explained_variance()[cs]) <=
+          64 * eps<TestType> * lambda1 + 1e3 * std::pow(0.5, 26) * exact.explained_variance()[cs]);
+    double dot = 0;
+    for (std::int64_t j = 0; j < d; ++j) dot += fast.components()(c, j) * exact.components()(c, j);
+    CHECK(dot >= 1 - tol);  // same sign convention, so +1, not ±1
+  }
+  CHECK(std::abs(fast.total_variance() - exact.total_variance()) <= 1e3 * eps<TestType> * exact.total_variance());
+  for (std::int64_t j = 0; j < d; ++j)
+    CHECK(std::abs(fast.mean()[static_cast<std::size_t>(j)] - exact.mean()[static_cast<std::size_t>(j)]) <=
+          64 * eps<TestType> * 1060);
+  // Bit-identical on 1, 2 and 4 threads.
+  std::vector<Matrix<double>> runs;
+  for (int threads : {1, 2, 4})
+    with_threads(threads, [&] {
+      runs.push_back(Matrix<double>::copy_of(
+          Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .seed = 3}).components()));
+    });
+  CHECK(bit_identical(runs[0].cview(), runs[1].cview()));
+  CHECK(bit_identical(runs[0].cview(), runs[2].cview()));
+  REQUIRE_THROWS_WITH(Pca::fit(Moments(3), {.components = 1, .solver = PcaSolver::randomized}),
+                      Catch::Contains("pca: the randomized solver sketches the data itself"));
+  REQUIRE_THROWS_WITH(Pca::fit<TestType>(x.cview(), {.solver = PcaSolver::randomized}),
+                      Catch::Contains("the randomized solver needs the number of components k >= 1, not 0"));
+  REQUIRE_THROWS_WITH(
+      Pca::fit<TestType>(x.cview(), {.components = 5, .solver = PcaSolver::randomized, .sketch_size = 4}),
+      Catch::Contains("pca: sketch_size 4 must be in [k, min(n, d)] = [5, 60]"));
+  // A small sketch on the same data: the single-pass estimate degrades with the tail it misses
+  // (0.5^7 of the top at k' = 7): still the right subspace to ~1e-2.
+  auto coarse = Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .sketch_size = 7});
+  CHECK(std::abs(coarse.explained_variance()[0] - exact.explained_variance()[0]) <= 1e-2 * exact.explained_variance()[0]);
+}
+
 TEST_CASE("pca reports bad arguments", "[whitening][pca][errors]") {
   auto x = correlated<double>(30, 5, 73);
   REQUIRE_THROWS_WITH(Pca::fit<double>(x.cview(), {.components = 6}),
