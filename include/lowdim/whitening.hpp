@@ -81,8 +81,23 @@ class LOWDIM_API Moments {
 // ---------------------------------------------------------------------------------------------
 // PCA
 
+enum class PcaSolver {
+  /// eigh of the d × d covariance from the moments: cost n·d² + d³, exact to rounding.
+  exact,
+  /// rsvd's single-pass StreamingSketch of the implicitly centred X: rows are centred in
+  /// bounded chunks as they are fed, never as a centred copy of X. Cost one pass for the
+  /// mean plus O(n·d·(k' + s)) with k' = sketch_size, s = 2k' + 1 (both capped at d), and
+  /// O(n·k') memory; accurate when the spectrum has decayed by k' (docs/whitening.md), and
+  /// cheaper than exact only when k' + s ≪ d. Needs the data (fit(x)), not moments.
+  randomized,
+};
+
 struct PcaOptions {
-  std::int64_t components = 0;  ///< k; 0 means min(d, n − 1)
+  std::int64_t components = 0;  ///< k; 0 means min(d, n − 1) (exact solver only)
+  PcaSolver solver = PcaSolver::exact;
+  std::uint64_t seed = 0;  ///< randomized: RandomStream seed of the sketch
+  /// randomized: range sketch size k' ≥ k; 0 means min(n, d, 4k + 10).
+  std::int64_t sketch_size = 0;
 };
 
 /// Principal component analysis. Components are the unit eigenvectors of the sample covariance
@@ -128,6 +143,8 @@ class LOWDIM_API Pca {
 
  private:
   void prepare_float_copies();
+  template <class T>
+  static Pca fit_randomized(ConstMatrixView<T> x, const PcaOptions& options);
   std::int64_t samples_ = 0;
   double total_variance_ = 0;
   std::vector<double> mean_;
