@@ -4,6 +4,7 @@
 // converted to float64.
 
 #include <lowdim/io.hpp>
+#include <lowdim/jl.hpp>
 #include <lowdim/linalg.hpp>
 #include <lowdim/rsvd.hpp>
 #include <lowdim/sketch.hpp>
@@ -159,6 +160,55 @@ py::object whitening_apply(const Whitening& w, const py::array& x, bool inverse)
   });
 }
 
+py::object projection_apply(const RandomProjection& p, const py::array& x, bool inverse) {
+  return by_dtype(x, [&]<class T>() -> py::object {
+    auto in = as_input<T>(x, inverse ? "RandomProjection.inverse_transform" : "RandomProjection.transform");
+    auto out = new_array<T>(in.view.rows(), inverse ? p.input_dim() : p.output_dim());
+    auto view = as_output(out);
+    {
+      py::gil_scoped_release release;
+      if (inverse) {
+        p.inverse_transform<T>(in.view, view);
+      } else {
+        p.transform<T>(in.view, view);
+      }
+    }
+    return out;
+  });
+}
+
+py::dict distortion_to_dict(const DistortionReport& report) {
+  py::dict d;
+  d["n_points"] = report.n_points;
+  d["dim"] = report.dim;
+  d["pairs"] = report.pairs;
+  d["zero_distance_pairs"] = report.zero_distance_pairs;
+  d["eps"] = report.eps;
+  d["min_dim_bound"] = report.min_dim_bound;
+  py::list results;
+  for (const auto& r : report.results) {
+    py::dict row;
+    row["kind"] = to_string(r.kind);
+    row["k"] = r.k;
+    row["mean"] = r.mean;
+    row["std"] = r.std;
+    row["min"] = r.min;
+    row["max"] = r.max;
+    row["q01"] = r.q01;
+    row["q05"] = r.q05;
+    row["q50"] = r.q50;
+    row["q95"] = r.q95;
+    row["q99"] = r.q99;
+    row["within_eps"] = r.within_eps;
+    row["inner_mean_abs_error"] = r.inner_mean_abs_error;
+    row["cosine_mean_abs_error"] = r.cosine_mean_abs_error;
+    if (!r.ratios.empty()) row["ratios"] = to_numpy(r.ratios);
+    results.append(row);
+  }
+  d["results"] = results;
+  return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(lowdim, m) {
@@ -210,6 +260,73 @@ PYBIND11_MODULE(lowdim, m) {
              return to_numpy(s.materialize<double>());
            },
            py::arg("dtype") = "float64", "The dense k x d matrix S");
+
+  m.def(
+      "min_dim",
+      [](std::int64_t n, double eps, std::optional<double> delta) {
+        return delta ? lowdim::min_dim(n, eps, *delta) : lowdim::min_dim(n, eps);
+      },
+      py::arg("n_points"), py::arg("eps"), py::arg("delta") = py::none(),
+      "Smallest k of the JL bound ceil(4 ln n / (eps^2/2 - eps^3/3)), rounded up (optionally with failure "
+      "probability delta).");
+  m.def(
+      "guaranteed_eps",
+      [](std::int64_t k, std::int64_t n, std::optional<double> delta) {
+        return delta ? lowdim::guaranteed_eps(k, n, *delta) : lowdim::guaranteed_eps(k, n);
+      },
+      py::arg("k"), py::arg("n_points"), py::arg("delta") = py::none(), "The eps that k dimensions guarantee.");
+
+  py::class_<RandomProjection>(m, "RandomProjection", "f(x) = S x with a sketch operator (description only).")
+      .def(py::init([](std::int64_t input_dim, std::int64_t k, const std::string& kind, double eps,
+                       std::int64_t n_points, std::uint64_t seed, double density) {
+             RandomProjectionOptions options;
+             options.kind = parse_sketch_kind(kind);
+             options.k = k;
+             options.eps = eps;
+             options.n_points = n_points;
+             options.seed = seed;
+             options.sketch.density = density;
+             RandomProjection p;
+             p.fit(input_dim, options);
+             return p;
+           }),
+           py::arg("input_dim"), py::arg("k") = 0, py::arg("kind") = "gaussian", py::arg("eps") = 0.1,
+           py::arg("n_points") = 0, py::arg("seed") = 0, py::arg("density") = 0.0,
+           "k = 0 picks min_dim(n_points, eps).")
+      .def_property_readonly("input_dim", &RandomProjection::input_dim)
+      .def_property_readonly("output_dim", &RandomProjection::output_dim)
+      .def("transform", [](const RandomProjection& p, const py::array& x) { return projection_apply(p, x, false); },
+           py::arg("x"))
+      .def("inverse_transform",
+           [](const RandomProjection& p, const py::array& y) { return projection_apply(p, y, true); }, py::arg("y"))
+      .def("save", &RandomProjection::save, py::arg("path"))
+      .def_static("load", &RandomProjection::load, py::arg("path"));
+
+  m.def(
+      "measure_distortion",
+      [](const py::array& x, const std::vector<std::string>& kinds, const std::vector<std::int64_t>& dims, double eps,
+         std::int64_t pairs, std::uint64_t seed, bool keep_ratios) {
+        DistortionOptions options;
+        options.kinds.clear();
+        for (const auto& k : kinds) options.kinds.push_back(parse_sketch_kind(k));
+        options.dims = dims;
+        options.eps = eps;
+        options.pairs = pairs;
+        options.seed = seed;
+        options.keep_ratios = keep_ratios;
+        std::optional<DistortionReport> report;
+        by_dtype(x, [&]<class T>() -> py::object {
+          auto in = as_input<T>(x, "measure_distortion");
+          py::gil_scoped_release release;
+          report.emplace(lowdim::measure_distortion<T>(in.view, options));
+          return py::none();
+        });
+        return distortion_to_dict(*report);
+      },
+      py::arg("x"), py::arg("kinds") = std::vector<std::string>{"gaussian", "sparse", "srht"},
+      py::arg("dims") = std::vector<std::int64_t>{16, 32, 64, 128, 256}, py::arg("eps") = 0.1,
+      py::arg("pairs") = 10000, py::arg("seed") = 0, py::arg("keep_ratios") = false,
+      "JL distortion experiment: squared-distance ratios of sampled pairs for each kind and k.");
 
   m.def("svd", &svd_py, py::arg("a"), py::arg("rank") = 0, py::arg("method") = "krylov", py::arg("seed") = 0,
         py::arg("tol") = 0.0, py::arg("oversampling") = -1, py::arg("power_iterations") = -1,

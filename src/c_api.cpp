@@ -2,6 +2,7 @@
 // keeps its message in a thread-local buffer. No exception crosses this file.
 
 #include <lowdim/c/lowdim.h>
+#include <lowdim/jl.hpp>
 #include <lowdim/linalg.hpp>
 #include <lowdim/rsvd.hpp>
 #include <lowdim/sketch.hpp>
@@ -9,6 +10,7 @@
 #include <lowdim/whitening.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -17,6 +19,9 @@ struct lowdim_sketch {
 };
 struct lowdim_whitening {
   lowdim::Whitening model;
+};
+struct lowdim_projection {
+  lowdim::RandomProjection model;
 };
 
 namespace {
@@ -180,6 +185,92 @@ int lowdim_sketch_apply_transpose_f32(const lowdim_sketch* s, const float* y, in
 int lowdim_sketch_apply_transpose_f64(const lowdim_sketch* s, const double* y, int64_t n, int64_t ldy, double* x,
                                       int64_t ldx) {
   return sketch_apply_transpose(s, y, n, ldy, x, ldx);
+}
+
+int lowdim_min_dim(int64_t n_points, double eps, double delta, int64_t* out) {
+  return guarded([&] {
+    require(out, "lowdim_min_dim", "out");
+    *out = delta > 0 ? lowdim::min_dim(n_points, eps, delta) : lowdim::min_dim(n_points, eps);
+  });
+}
+int lowdim_guaranteed_eps(int64_t k, int64_t n_points, double delta, double* out) {
+  return guarded([&] {
+    require(out, "lowdim_guaranteed_eps", "out");
+    *out = delta > 0 ? lowdim::guaranteed_eps(k, n_points, delta) : lowdim::guaranteed_eps(k, n_points);
+  });
+}
+
+int lowdim_projection_create(const char* kind, int64_t input_dim, int64_t k, double eps, int64_t n_points,
+                             uint64_t seed, lowdim_projection** out) {
+  return guarded([&] {
+    require(out, "lowdim_projection_create", "out");
+    *out = nullptr;
+    require(kind, "lowdim_projection_create", "kind");
+    lowdim::RandomProjectionOptions options;
+    options.kind = lowdim::parse_sketch_kind(kind);
+    options.k = k;
+    options.eps = eps;
+    options.n_points = n_points;
+    options.seed = seed;
+    auto projection = std::make_unique<lowdim_projection>();
+    projection->model.fit(input_dim, options);
+    *out = projection.release();
+  });
+}
+void lowdim_projection_destroy(lowdim_projection* p) { delete p; }
+int64_t lowdim_projection_output_dim(const lowdim_projection* p) {
+  return p && p->model.fitted() ? p->model.output_dim() : -1;
+}
+int lowdim_projection_transform_f32(const lowdim_projection* p, const float* x, int64_t n, int64_t ldx, float* y,
+                                    int64_t ldy) {
+  return guarded([&] {
+    require(p, "lowdim_projection_transform", "projection");
+    p->model.transform<float>(in_view(x, n, p->model.input_dim(), ldx, "lowdim_projection_transform", "x"),
+                              out_view(y, n, p->model.output_dim(), ldy, "lowdim_projection_transform", "y"));
+  });
+}
+int lowdim_projection_inverse_transform_f32(const lowdim_projection* p, const float* y, int64_t n, int64_t ldy,
+                                            float* x, int64_t ldx) {
+  return guarded([&] {
+    require(p, "lowdim_projection_inverse_transform", "projection");
+    p->model.inverse_transform<float>(
+        in_view(y, n, p->model.output_dim(), ldy, "lowdim_projection_inverse_transform", "y"),
+        out_view(x, n, p->model.input_dim(), ldx, "lowdim_projection_inverse_transform", "x"));
+  });
+}
+int lowdim_projection_save(const lowdim_projection* p, const char* path) {
+  return guarded([&] {
+    require(p, "lowdim_projection_save", "projection");
+    require(path, "lowdim_projection_save", "path");
+    p->model.save(path);
+  });
+}
+int lowdim_projection_load(const char* path, lowdim_projection** out) {
+  return guarded([&] {
+    require(out, "lowdim_projection_load", "out");
+    *out = nullptr;
+    require(path, "lowdim_projection_load", "path");
+    *out = new lowdim_projection{lowdim::RandomProjection::load(path)};
+  });
+}
+
+int lowdim_distortion_f32(const float* x, int64_t n, int64_t d, int64_t ldx, const char* kind, int64_t k,
+                          double eps, int64_t pairs, uint64_t seed, lowdim_distortion* out) {
+  return guarded([&] {
+    require(out, "lowdim_distortion", "out");
+    require(kind, "lowdim_distortion", "kind");
+    lowdim::DistortionOptions options;
+    options.kinds = {lowdim::parse_sketch_kind(kind)};
+    options.dims = {k};
+    options.eps = eps;
+    options.pairs = pairs;
+    options.seed = seed;
+    const auto report = lowdim::measure_distortion<float>(in_view(x, n, d, ldx, "lowdim_distortion", "x"), options);
+    LOWDIM_CHECK(!report.results.empty(), "lowdim_distortion: kind {} does not accept k = {} for d = {}", kind, k, d);
+    const auto& r = report.results.front();
+    *out = lowdim_distortion{report.pairs, report.zero_distance_pairs, report.min_dim_bound, r.mean, r.std, r.min,
+                             r.max, r.q01, r.q05, r.q50, r.q95, r.q99, r.within_eps};
+  });
 }
 
 int lowdim_svd_f32(const float* a, int64_t m, int64_t n, int64_t lda, int64_t rank, const char* method,

@@ -71,6 +71,54 @@ static void test_sketch(void) {
   lowdim_sketch_destroy(sketch);
 }
 
+static void test_jl(const char* dir) {
+  int64_t k = 0;
+  CHECK(lowdim_min_dim(1000000, 0.5, 0, &k) == LOWDIM_OK);
+  CHECK(k == 664); /* rounded up; scikit-learn truncates to 663 */
+  CHECK(lowdim_min_dim(1000, 1.5, 0, &k) == LOWDIM_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(lowdim_last_error(), "1.5") != NULL);
+  double eps = 0;
+  CHECK(lowdim_guaranteed_eps(664, 1000000, 0, &eps) == LOWDIM_OK);
+  CHECK(eps <= 0.5 && eps > 0.49);
+
+  enum { n = 300, d = 128, kk = 64 };
+  float* x = malloc(sizeof(float) * n * d);
+  unsigned long long state = 11;
+  for (int i = 0; i < n * d; ++i) x[i] = (float)next_value(&state);
+  lowdim_projection* p = NULL;
+  CHECK(lowdim_projection_create("srht", d, kk, 0.1, 0, 4, &p) == LOWDIM_OK);
+  CHECK(lowdim_projection_output_dim(p) == kk);
+  float* y = malloc(sizeof(float) * n * kk);
+  float* y2 = malloc(sizeof(float) * n * kk);
+  CHECK(lowdim_projection_transform_f32(p, x, n, d, y, kk) == LOWDIM_OK);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/c_api_projection.ldm", dir);
+  CHECK(lowdim_projection_save(p, path) == LOWDIM_OK);
+  lowdim_projection* loaded = NULL;
+  CHECK(lowdim_projection_load(path, &loaded) == LOWDIM_OK);
+  CHECK(lowdim_projection_transform_f32(loaded, x, n, d, y2, kk) == LOWDIM_OK);
+  CHECK(memcmp(y, y2, sizeof(float) * n * kk) == 0);
+  remove(path);
+  /* For srht, f⁻¹(f(x)) is the orthogonal projection of x onto the k-dimensional row space of S:
+   * applying f again reproduces y. */
+  float* back = malloc(sizeof(float) * n * d);
+  CHECK(lowdim_projection_inverse_transform_f32(p, y, n, kk, back, d) == LOWDIM_OK);
+  CHECK(lowdim_projection_transform_f32(p, back, n, d, y2, kk) == LOWDIM_OK);
+  double max_diff = 0;
+  for (int i = 0; i < n * kk; ++i) max_diff = fmax(max_diff, fabs(y[i] - y2[i]));
+  CHECK(max_diff < 1e-4);
+
+  lowdim_distortion stats;
+  CHECK(lowdim_distortion_f32(x, n, d, d, "gaussian", kk, 0.5, 2000, 1, &stats) == LOWDIM_OK);
+  CHECK(stats.pairs == 2000);
+  CHECK(fabs(stats.mean - 1) < 5 * sqrt(2.0 / kk / 2000) + 0.02); /* pairs share points: allow a little */
+  CHECK(stats.q01 <= stats.q50 && stats.q50 <= stats.q99 && stats.min <= stats.q01 && stats.q99 <= stats.max);
+  CHECK(stats.within_eps > 0.9);
+  free(x), free(y), free(y2), free(back);
+  lowdim_projection_destroy(p);
+  lowdim_projection_destroy(loaded);
+}
+
 static void test_svd(void) {
   /* A = diag(5, 4, 3, 2, 1) padded to 8 × 6: rank-3 SVD recovers 5, 4, 3 exactly. */
   enum { m = 8, n = 6, k = 3 };
@@ -136,6 +184,7 @@ static void test_whitening(const char* dir) {
 int main(int argc, char** argv) {
   test_version_and_errors();
   test_sketch();
+  test_jl(argc > 1 ? argv[1] : ".");
   test_svd();
   test_whitening(argc > 1 ? argv[1] : ".");
   printf("%d passed, %d failed\n", passed, failed);

@@ -52,6 +52,39 @@ class SketchTest(unittest.TestCase):
             s.apply(np.zeros((2, 3, 4)))
 
 
+class JlTest(unittest.TestCase):
+    def test_min_dim_rounds_up(self):
+        self.assertEqual(lowdim.min_dim(10**6, 0.5), 664)
+        self.assertGreater(lowdim.min_dim(10**6, 0.5, delta=0.01), 0)
+        self.assertLessEqual(lowdim.guaranteed_eps(664, 10**6), 0.5)
+        with self.assertRaisesRegex(ValueError, "1.5"):
+            lowdim.min_dim(1000, 1.5)
+
+    def test_random_projection_round_trip_and_distortion(self):
+        x = np.random.default_rng(7).standard_normal((400, 256)).astype(np.float32)
+        p = lowdim.RandomProjection(256, k=128, kind="sparse", seed=2)
+        y = p.transform(x)
+        self.assertEqual(y.shape, (400, 128))
+        self.assertEqual(y.dtype, np.float32)
+        path = os.path.join(os.environ.get("LOWDIM_TEST_TMP", tempfile.gettempdir()), f"p-{os.getpid()}.ldm")
+        p.save(path)
+        try:
+            self.assertTrue(np.array_equal(lowdim.RandomProjection.load(path).transform(x), y))
+        finally:
+            os.remove(path)
+        report = lowdim.measure_distortion(x, kinds=["gaussian", "srht"], dims=[32, 128], eps=0.3, pairs=3000,
+                                           keep_ratios=True)
+        self.assertEqual(report["dim"], 256)
+        self.assertEqual(len(report["results"]), 4)
+        for r in report["results"]:
+            self.assertEqual(len(r["ratios"]), report["pairs"])
+            self.assertAlmostEqual(float(np.mean(r["ratios"])), r["mean"], places=5)
+            # E[ratio] = 1 with variance ~2/k per pair; 3000 pairs (not independent): generous 10%.
+            self.assertLess(abs(r["mean"] - 1), 0.1)
+        by_k = {(r["kind"], r["k"]): r for r in report["results"]}
+        self.assertGreater(by_k[("gaussian", 128)]["within_eps"], by_k[("gaussian", 32)]["within_eps"])
+
+
 class SvdTest(unittest.TestCase):
     def test_recovers_prescribed_spectrum(self):
         rng = np.random.default_rng(3)

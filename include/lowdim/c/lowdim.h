@@ -61,6 +61,39 @@ LOWDIM_C_API int lowdim_sketch_apply_transpose_f32(const lowdim_sketch* sketch, 
 LOWDIM_C_API int lowdim_sketch_apply_transpose_f64(const lowdim_sketch* sketch, const double* y, int64_t n,
                                                    int64_t ldy, double* x, int64_t ldx);
 
+/* ---- Johnson–Lindenstrauss: bounds, random projection, distortion experiments. ---- */
+/* Smallest k with ⌈4 ln n / (ε²/2 − ε³/3)⌉ (rounded up); delta ≤ 0: the plain bound, else with
+ * failure probability delta. */
+LOWDIM_C_API int lowdim_min_dim(int64_t n_points, double eps, double delta, int64_t* out);
+/* The ε guaranteed by k dimensions for n points (delta ≤ 0: the plain bound). */
+LOWDIM_C_API int lowdim_guaranteed_eps(int64_t k, int64_t n_points, double delta, double* out);
+
+typedef struct lowdim_projection lowdim_projection;
+/* f(x) = S x with a sketch of the given kind; k = 0 picks min_dim(n_points, eps). */
+LOWDIM_C_API int lowdim_projection_create(const char* kind, int64_t input_dim, int64_t k, double eps,
+                                          int64_t n_points, uint64_t seed, lowdim_projection** out);
+LOWDIM_C_API void lowdim_projection_destroy(lowdim_projection* projection);
+LOWDIM_C_API int64_t lowdim_projection_output_dim(const lowdim_projection* projection);
+/* y (n × k) = f(x) for x (n × d). */
+LOWDIM_C_API int lowdim_projection_transform_f32(const lowdim_projection* projection, const float* x, int64_t n,
+                                                 int64_t ldx, float* y, int64_t ldy);
+/* x (n × d) ≈ f⁻¹(y): the pseudo-inverse (the scaled transpose for srht). */
+LOWDIM_C_API int lowdim_projection_inverse_transform_f32(const lowdim_projection* projection, const float* y,
+                                                         int64_t n, int64_t ldy, float* x, int64_t ldx);
+LOWDIM_C_API int lowdim_projection_save(const lowdim_projection* projection, const char* path);
+LOWDIM_C_API int lowdim_projection_load(const char* path, lowdim_projection** out);
+
+/* The distribution of ‖f(x) − f(y)‖² / ‖x − y‖² over sampled pairs, for one kind and k. */
+typedef struct lowdim_distortion {
+  int64_t pairs;               /* pairs measured (distance > 0) */
+  int64_t zero_distance_pairs; /* sampled pairs skipped */
+  int64_t min_dim_bound;       /* min_dim(n, eps) */
+  double mean, std, min, max, q01, q05, q50, q95, q99;
+  double within_eps; /* fraction of pairs with ratio in [1 − eps, 1 + eps] */
+} lowdim_distortion;
+LOWDIM_C_API int lowdim_distortion_f32(const float* x, int64_t n, int64_t d, int64_t ldx, const char* kind,
+                                       int64_t k, double eps, int64_t pairs, uint64_t seed, lowdim_distortion* out);
+
 /* ---- Randomized SVD: A (m × n) ≈ U · diag(s) · Vt with U m × k, s k, Vt k × n. ---- */
 /* method: "krylov" (default when NULL), "rsvd", "single-pass". Deterministic for a seed.
  * u, s, vt: caller buffers of m·k, k and k·n elements (contiguous rows). */
