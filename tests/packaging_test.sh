@@ -22,7 +22,7 @@ case "$mode" in
     ${CXX:-c++} -std=c++20 "$src/tests/consumer/main.cpp" -o "$work/consumer" $(pkg-config --cflags --libs lowdim)
     LD_LIBRARY_PATH="$libdir" "$work/consumer" ;;
 esac
-# Hidden visibility: besides lowdim's API only weak instantiations of std/fmt
+# Hidden visibility: besides the C++ API (lowdim::) and the C API (lowdim_*) only weak instantiations of std/fmt
 # templates may be exported.
 stray=$(nm -D --defined-only "$libdir/liblowdim.so" | awk '{print $3}' | c++filt | grep -vE 'lowdim::|std::|__gnu_cxx::|fmt::|^_init$|^_fini$' || true)
 if [ -n "$stray" ]; then
