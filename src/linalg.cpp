@@ -88,6 +88,33 @@ void gemm(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) 
 }
 
 template <class T>
+void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) {
+  const std::int64_t m = op_a == Op::none ? a.rows() : a.cols();
+  const std::int64_t k = op_a == Op::none ? a.cols() : a.rows();
+  const std::int64_t kb = op_b == Op::none ? b.rows() : b.cols();
+  const std::int64_t n = op_b == Op::none ? b.cols() : b.rows();
+  LOWDIM_CHECK_SHAPE(k == kb && c.rows() == m && c.cols() == n,
+                     "gemm: op(A) is {} x {}, op(B) is {} x {}, C is {} x {}", m, k, kb, n, c.rows(), c.cols());
+  // The tiling depends on the shape only, never on the thread count.
+  constexpr std::int64_t kMaxTiles = 16, kMinRows = 64;
+  const std::int64_t tile = std::max(kMinRows, (m + kMaxTiles - 1) / kMaxTiles);
+  const std::int64_t tiles = (m + tile - 1) / tile;
+  const int saved = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  // Shapes are valid, so no exception can leave the parallel region.
+#pragma omp parallel for schedule(dynamic, 1) if (tiles > 1)
+  for (std::int64_t t = 0; t < tiles; ++t) {
+    const std::int64_t r0 = t * tile, h = std::min(tile, m - r0);
+    const auto at = op_a == Op::none ? a.block(r0, 0, h, k) : a.block(0, r0, k, h);
+    gemm<T>(op_a, op_b, alpha, at, b, beta, c.block(r0, 0, h, n));
+  }
+  openblas_set_num_threads(saved);
+}
+
+SequentialBlas::SequentialBlas() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
+SequentialBlas::~SequentialBlas() { openblas_set_num_threads(saved_); }
+
+template <class T>
 void gemv(Op op_a, T alpha, In<T> a, std::span<const std::type_identity_t<T>> x, T beta, std::span<T> y) {
   const auto rows = static_cast<std::int64_t>(op_a == Op::none ? a.rows() : a.cols());
   const auto cols = static_cast<std::int64_t>(op_a == Op::none ? a.cols() : a.rows());
@@ -383,6 +410,7 @@ std::string blas_info() {
 
 #define LOWDIM_INSTANTIATE(T)                                                                   \
   template LOWDIM_API void gemm<T>(Op, Op, T, In<T>, In<T>, T, MatrixView<T>);                  \
+  template LOWDIM_API void gemm_reproducible<T>(Op, Op, T, In<T>, In<T>, T, MatrixView<T>);     \
   template LOWDIM_API void gemv<T>(Op, T, In<T>, std::span<const T>, T, std::span<T>);          \
   template LOWDIM_API void syrk<T>(Op, T, In<T>, T, MatrixView<T>);                             \
   template LOWDIM_API void trsm<T>(Side, Triangle, Op, T, In<T>, MatrixView<T>);                \

@@ -61,6 +61,25 @@ TEST_CASE("fill_normal: moments and Kolmogorov-Smirnov against N(0, 1)", "[rando
   REQUIRE(ks_normal(sample) > 1.95 / s);
 }
 
+TEST_CASE("fill_normal is Box-Muller on the Philox words of bits()", "[random]") {
+  // Counter c gives normals 2c and 2c + 1 from u1 = 1 − top52(word 0,1)·2⁻⁵², u2 = top52(word 2,3)·2⁻⁵².
+  // This pins the vectorized Philox path to the Random123 reference; the vector
+  // log/sin/cos may differ from std's in the last bits only.
+  const RandomStream s(2024, 3);
+  Matrix<double> z(1, 64);
+  fill_normal<double>(z.view(), s, 6);
+  for (std::uint64_t i = 6; i < 70; i += 2) {
+    const auto w = s.bits(i / 2);
+    const auto top52 = [](std::uint32_t lo, std::uint32_t hi) {
+      return static_cast<double>((static_cast<std::uint64_t>(hi) << 32 | lo) >> 12) * 0x1p-52;
+    };
+    const double u1 = 1.0 - top52(w[0], w[1]), u2 = top52(w[2], w[3]);
+    const double r = std::sqrt(-2.0 * std::log(u1)), a = 2.0 * M_PI * u2;
+    REQUIRE(std::abs(z(0, static_cast<std::int64_t>(i - 6)) - r * std::cos(a)) < 64 * eps<double> * (1 + r));
+    REQUIRE(std::abs(z(0, static_cast<std::int64_t>(i - 5)) - r * std::sin(a)) < 64 * eps<double> * (1 + r));
+  }
+}
+
 TEST_CASE("fill_uniform and fill_rademacher have the right distribution", "[random]") {
   Matrix<float> u(500, 400);
   fill_uniform<float>(u.view(), RandomStream(7));
@@ -98,6 +117,11 @@ TEST_CASE("Filling is a pure function of (seed, stream, index)", "[random]") {
   Matrix<double> part(10, 53);
   fill_normal<double>(part.view(), s, 10 * 53);
   REQUIRE(max_abs_diff<double>(part.view(), whole.block(10, 0, 10, 53)) == 0);
+  // The batched generator agrees with the scalar Random123 path (uniform(i) uses bits()).
+  Matrix<double> u(3, 41);
+  fill_uniform<double>(u.view(), s, 5);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 41; ++j) REQUIRE(u(i, j) == s.uniform(5 + static_cast<std::uint64_t>(i * 41 + j)));
   // Float is the double rounded.
   Matrix<float> f(37, 53);
   fill_normal<float>(f.view(), s);

@@ -38,6 +38,26 @@ void matmul(In<T> a, In<T> b, MatrixView<T> c) {
   gemm<T>(Op::none, Op::none, T(1), a, b, T(0), c);
 }
 
+/// As gemm, but bit-identical for any thread count: C is cut into a fixed set of row tiles
+/// (at most 16, at least 64 rows each) computed in an OpenMP loop, each by single-threaded BLAS.
+/// (OpenBLAS's own threading changes the order of the sums with the thread count.) Same cost.
+template <class T>
+LOWDIM_API void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c);
+
+/// While alive, OpenBLAS runs single-threaded (the previous count is restored on destruction),
+/// so LAPACK factorisations give the same bits whatever the thread count. Process-wide: meant
+/// for the duration of one randomized-algorithm call that parallelises with gemm_reproducible.
+class LOWDIM_API SequentialBlas {
+ public:
+  SequentialBlas();
+  ~SequentialBlas();
+  SequentialBlas(const SequentialBlas&) = delete;
+  SequentialBlas& operator=(const SequentialBlas&) = delete;
+
+ private:
+  int saved_;
+};
+
 /// y = alpha·op(A)·x + beta·y.
 template <class T>
 LOWDIM_API void gemv(Op op_a, T alpha, In<T> a, std::span<const std::type_identity_t<T>> x, T beta, std::span<T> y);

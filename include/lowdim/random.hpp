@@ -34,7 +34,8 @@ class LOWDIM_API RandomStream {
   std::uint64_t below(std::uint64_t index, std::uint64_t n) const noexcept;
   /// Uniform double in [0, 1) with 53 random bits, for index i.
   double uniform(std::uint64_t index) const noexcept;
-  /// Standard normal for index i (Box–Muller on the pair of uniforms of counter i / 2).
+  /// Standard normal for index i (Box–Muller on the two uniforms of counter i / 2; computes
+  /// a group of 32 numbers, so use fill_normal for bulk).
   double normal(std::uint64_t index) const noexcept;
 
  private:

@@ -51,18 +51,32 @@ class LOWDIM_API SketchOperator {
   std::int64_t output_dim() const noexcept { return output_dim_; }
   std::uint64_t seed() const noexcept { return seed_; }
   const SketchOptions& options() const noexcept { return options_; }
-  /// The density actually used (sparse default resolved); 1 for dense kinds.
+  /// The density actually used (sparse default resolved); 1 for gaussian, dense
+  /// rademacher and srht; 1/k for countsketch (one non-zero per column).
   double density() const noexcept;
+  /// The factor multiplying the raw entries (N(0, 1), ±1, Hadamard ±1):
+  /// 1/√(k·density) with jl_scaling (1/√k for srht; 1 for countsketch), else 1.
+  double scale() const noexcept;
+  /// srht: d' = 2^⌈log₂ d⌉, the zero-padded length; d for the other kinds.
+  std::int64_t padded_dim() const noexcept;
 
-  /// y (n × k) = x (n × d) · Sᵀ: each row x_i ↦ S x_i.
+  /// y (n × k) = x (n × d) · Sᵀ: each row x_i ↦ S x_i. x and y must not overlap;
+  /// non-finite input is an invalid_argument naming its row and column.
+  /// Cost: gaussian/rademacher 2·n·d·k (one GEMM per block of S, plus d·k random
+  /// numbers per call: pass many rows per call); sparse kinds n·nnz(S)/k·k;
+  /// srht n·d'·log₂d'; countsketch n·d. Extra memory O(block·k) (srht O(d')).
   template <class T>
   void apply(In<T> x, MatrixView<T> y) const;
-  /// x (n × d) = y (n × k) · S: each row y_i ↦ Sᵀ y_i.
+  /// x (n × d) = y (n × k) · S: each row y_i ↦ Sᵀ y_i. Same costs as apply.
   template <class T>
   void apply_transpose(In<T> y, MatrixView<T> x) const;
-  /// The dense k × d matrix S.
+  /// The dense k × d matrix S. O(d·k) memory.
   template <class T>
   Matrix<T> materialize() const;
+  /// Columns [first, first + count) of S, a k × count matrix: materialize()
+  /// block by block, for Gram matrices and the like without O(d·k) memory.
+  template <class T>
+  Matrix<T> materialize_columns(std::int64_t first, std::int64_t count) const;
 
  private:
   SketchKind kind_;

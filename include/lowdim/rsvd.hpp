@@ -1,0 +1,236 @@
+#ifndef LOWDIM_RSVD_HPP
+#define LOWDIM_RSVD_HPP
+
+// Randomized SVD family (Halko, Martinsson & Tropp 2011; Musco & Musco 2015;
+// Yu, Gu & Li 2018; Tropp, Yurtsever, Udell & Cevher 2017/2019). Every routine
+// works on a view A (m × n, tall or wide, any row stride) that it never copies
+// or modifies. The derivations, the default rules and the measured trade-offs
+// are in docs/rsvd.md.
+//
+// Conventions shared by every result:
+//  * singular values / eigenvalues are in descending order;
+//  * sign: in each column of U the entry of largest magnitude (the first one on
+//    a tie) is positive, and the matching row of Vt carries the same flip, so
+//    U·diag(S)·Vt is unchanged;
+//  * randomness comes only from RandomStream(seed, stream): the same seed gives
+//    bit-identical results on any thread count;
+//  * cost is counted in passes over A (one product of A or Aᵀ with a block of
+//    columns); everything else is O((m + n)·l²) for sketch width l.
+//
+// Errors: rank ≤ 0 or rank > min(m, n) ("rsvd: rank 600 exceeds min(rows, cols)
+// = 500"), an empty A, a non-finite entry of A (reported with row and column),
+// tol outside (0, 1), a non-square or non-symmetric A for the eigensolvers.
+
+#include <lowdim/linalg.hpp>
+#include <lowdim/matrix.hpp>
+#include <lowdim/sketch.hpp>
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace lowdim {
+
+/// How the blocks are re-normalised between power iterations.
+enum class Normalizer {
+  none,  ///< plain powers (A Aᵀ)^q A Ω: loses the small directions in rounding for q ≥ 2
+  lu,    ///< P·L of a pivoted LU: cheap, well conditioned (scikit-learn's choice)
+  qr,    ///< Householder QR: orthonormal, the most stable
+};
+/// "none", "lu", "qr".
+LOWDIM_API const char* to_string(Normalizer normalizer) noexcept;
+/// Parses "none", "lu" or "qr"; throws invalid_argument listing the valid names.
+LOWDIM_API Normalizer parse_normalizer(std::string_view name);
+
+/// Sentinel for "choose automatically" in the options below.
+inline constexpr int automatic = -1;
+
+/// Options of the range finder and of the fixed-rank randomized SVD (HMT Alg. 4.4 / 5.1).
+struct RsvdOptions {
+  std::int64_t rank = 0;           ///< k, target rank: 1 ≤ k ≤ min(m, n) (required)
+  std::int64_t oversampling = 10;  ///< p: the sketch has l = min(k + p, min(m, n)) columns
+  /// q ≥ 0 passes of A Aᵀ; automatic: 7 if k < 0.1·min(m, n), else 4 (scikit-learn's rule;
+  /// see docs/rsvd.md for why the fixed-rank default method is block Krylov instead).
+  int power_iterations = automatic;
+  Normalizer normalizer = Normalizer::lu;  ///< between power iterations (the last basis is always QR)
+  /// Test matrix Ω (l × n, raw entries): gaussian draws N(0, 1) from RandomStream(seed);
+  /// the other kinds go through SketchOperator with jl_scaling = false.
+  SketchKind sketch = SketchKind::gaussian;
+  std::uint64_t seed = 0;
+};
+
+/// A rank-k factorisation A ≈ U·diag(S)·Vt.
+template <class T>
+struct SvdResult {
+  Matrix<T> u;             ///< m × k, orthonormal columns
+  std::vector<T> s;        ///< k singular values, descending
+  Matrix<T> vt;            ///< k × n, orthonormal rows
+  std::int64_t passes = 0;  ///< products of A or Aᵀ with a block (the cost that dominates)
+  /// ‖A − U·diag(S)·Vt‖_F when the method knows it (qb: computed; single pass: estimated);
+  /// negative when not computed.
+  double error = -1;
+  double relative_error = -1;  ///< error / ‖A‖_F (negative when not computed)
+};
+
+/// Orthonormal basis Q (m × l) of the range of (A Aᵀ)^q A Ω, l = options.rank + oversampling
+/// (capped at min(m, n)). Cost: 2q + 1 passes, plus QR/LU of m × l and n × l blocks.
+template <class T>
+LOWDIM_API Matrix<T> range_finder(In<T> a, const RsvdOptions& options);
+
+/// Fixed-rank randomized SVD: Q = range_finder(A), B = QᵀA, SVD of B truncated to k.
+/// Cost: 2q + 2 passes of width l, plus O((m + n)·l²).
+template <class T>
+LOWDIM_API SvdResult<T> rsvd(In<T> a, const RsvdOptions& options);
+
+/// Options of block Krylov SVD (Musco & Musco 2015) by block Lanczos bidiagonalisation
+/// with full re-orthogonalisation.
+struct KrylovOptions {
+  std::int64_t rank = 0;  ///< k (required), 1 ≤ k ≤ min(m, n)
+  /// b, columns per block; automatic: 32 (capped at min(m, n)).
+  std::int64_t block_size = automatic;
+  /// i ≥ 1 blocks on each side: the left Krylov space is span{AΩ, (AAᵀ)AΩ, …, (AAᵀ)^{i−1}AΩ}
+  /// of dimension i·b (capped at min(m, n)); 2i passes of width b. automatic: the smallest i ≥ 2
+  /// with i·b ≥ 2k, a space of twice the rank (measured in docs/rsvd.md: fastest to a given accuracy).
+  int iterations = automatic;
+  SketchKind sketch = SketchKind::gaussian;  ///< test block Ω (b × n), raw entries
+  std::uint64_t seed = 0;
+};
+
+/// Block Krylov SVD: builds orthonormal Q (m × ib), P (n × ib) with QᵀA = G·Pᵀ exactly
+/// (G ib × ib, lower block triangular), then the SVD of G. Cost: 2i passes of width b,
+/// plus O((m + n)·(ib)²) for the re-orthogonalisation.
+template <class T>
+LOWDIM_API SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& options);
+
+/// Options of the fixed-accuracy adaptive QB (Yu, Gu & Li 2018, randQB_EI).
+struct QbOptions {
+  double tol = 0;                      ///< stop when ‖A − QB‖_F ≤ tol·‖A‖_F; 0 < tol < 1 (required)
+  std::int64_t block_size = 32;        ///< columns added per step (capped at min(m, n))
+  std::int64_t max_rank = automatic;   ///< stop at this rank at the latest; automatic: min(m, n)
+  int power_iterations = 1;            ///< per block, on the deflated matrix A − QB
+  SketchKind sketch = SketchKind::gaussian;
+  std::uint64_t seed = 0;
+};
+
+/// A ≈ Q·B with the error actually reached.
+template <class T>
+struct QbResult {
+  Matrix<T> q;               ///< m × r, orthonormal columns
+  Matrix<T> b;               ///< r × n, B = QᵀA
+  std::int64_t rank = 0;     ///< r (a multiple of the block size, or max_rank)
+  double error = 0;          ///< ‖A − QB‖_F
+  double relative_error = 0;  ///< error / ‖A‖_F
+  bool converged = false;    ///< relative_error ≤ tol (false: stopped at max_rank)
+  std::int64_t passes = 0;
+};
+
+/// Grows Q, B by blocks until ‖A − QB‖_F ≤ tol·‖A‖_F or rank max_rank. The error is tracked
+/// as ‖A‖²_F − ‖B‖²_F in double and, once that difference falls to the level where rounding
+/// dominates it, recomputed directly as ‖A − QB‖_F (one more pass). Cost per block of width b:
+/// 2 + 2·power_iterations passes of width b.
+template <class T>
+LOWDIM_API QbResult<T> adaptive_qb(In<T> a, const QbOptions& options);
+
+/// Fixed-accuracy SVD: adaptive_qb, then the SVD of B truncated to the smallest rank whose
+/// error sqrt(‖A − QB‖²_F + Σ_{j>r} s_j²) is ≤ tol·‖A‖_F (error, relative_error set).
+template <class T>
+LOWDIM_API SvdResult<T> qb_svd(In<T> a, const QbOptions& options);
+
+/// A symmetric rank-k factorisation A ≈ U·diag(w)·Uᵀ.
+template <class T>
+struct EigResult {
+  Matrix<T> u;           ///< n × k, orthonormal columns (sign convention as for U above)
+  std::vector<T> w;      ///< k eigenvalues by descending magnitude (Nyström: descending, ≥ 0)
+  std::int64_t passes = 0;
+};
+
+/// Randomized symmetric eigensolver (HMT Alg. 5.3): Q = range_finder(A), eigh(QᵀAQ), the k
+/// eigenvalues of largest magnitude. A: n × n symmetric (indefinite allowed; checked to
+/// |a_ij − a_ji| ≤ 100·eps·max|a|). Cost: 2q + 2 passes of width l.
+template <class T>
+LOWDIM_API EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options);
+
+/// Nyström approximation of a positive semi-definite A (n × n) with the stabilising shift
+/// ν = eps·√n·‖AΩ‖_F (Tropp, Yurtsever, Udell & Cevher 2017): A ≈ U·diag(w)·Uᵀ, rank k,
+/// from one pass of width l = k + oversampling (power_iterations and normalizer are ignored).
+/// Throws numerical_error when A is found not to be PSD (the shifted core has no Cholesky).
+template <class T>
+LOWDIM_API EigResult<T> nystrom(In<T> a, const RsvdOptions& options);
+
+/// Options of the single-pass streaming sketch (Tropp, Yurtsever, Udell & Cevher 2019).
+struct StreamingOptions {
+  std::int64_t rank = 0;  ///< r, the rank of the approximation returned (required)
+  /// k, range and co-range sketch size; automatic: 2r + 1 (capped at min(m, n)).
+  std::int64_t range_size = automatic;
+  /// s ≥ k, core sketch size; automatic: 2k + 1 (capped at min(m, n)).
+  std::int64_t core_size = automatic;
+  /// q, rows of the independent Gaussian sketch used for the a-posteriori error estimate.
+  std::int64_t error_sketch_size = 10;
+  std::uint64_t seed = 0;
+};
+
+/// Single-pass sketch of an m × n matrix whose rows arrive once, in order, in chunks of any
+/// size. Stores Y = AΩᵀ (m × k), X = ΥA (k × n), Z = ΦAΨᵀ (s × s) and W = ΘA (q × n); the
+/// test matrices are functions of the row index, so chunking changes the result only by
+/// rounding (the order of the sums). Memory O(mk + (n + s)·(k + s) + qn).
+template <class T>
+class LOWDIM_API StreamingSketch {
+ public:
+  StreamingSketch(std::int64_t rows, std::int64_t cols, const StreamingOptions& options);
+  /// Feeds the next chunk.rows() rows (chunk.cols() == cols). Cost O(chunk rows·(n·(k + s + q))).
+  void append(In<T> chunk);
+  std::int64_t rows_seen() const noexcept { return seen_; }
+  std::int64_t range_size() const noexcept { return k_; }
+  std::int64_t core_size() const noexcept { return s_; }
+  /// The rank-r approximation (all rows must have been fed). error is the a-posteriori estimate
+  /// sqrt(‖W − ΘÂ‖²_F / q) of ‖A − Â‖_F and relative_error its ratio to the estimate
+  /// sqrt(‖W‖²_F / q) of ‖A‖_F. Cost O((m + n)·k·s).
+  SvdResult<T> finalize() const;
+
+ private:
+  std::int64_t m_, n_, r_, k_, s_, q_;
+  std::uint64_t seed_;
+  std::int64_t seen_ = 0;
+  Matrix<T> y_, x_, z_, w_;
+  Matrix<T> omega_t_, psi_t_;  // n × k and n × s, kept for the chunked products
+};
+
+/// Convenience: feeds A to a StreamingSketch in chunks of rows and finalizes.
+template <class T>
+LOWDIM_API SvdResult<T> single_pass_svd(In<T> a, const StreamingOptions& options);
+
+/// ‖A − U·diag(S)·Vt‖_F for a factorisation that is a projection, U·diag(S)·Vt = U·Uᵀ·A (rsvd,
+/// block Krylov and qb results are): sqrt(‖A‖²_F − Σ s_j²) in double, recomputed directly from the
+/// residual (one more pass, O(mnk)) when that difference is within 1000× its rounding. O(mn).
+template <class T>
+LOWDIM_API double projection_error(In<T> a, const SvdResult<T>& result);
+
+/// The method `svd` runs.
+enum class SvdMethod {
+  krylov,       ///< block_krylov_svd (the default: fastest to a given accuracy, docs/rsvd.md)
+  rsvd,         ///< rsvd with power iterations
+  qb,           ///< qb_svd (fixed accuracy: needs tol)
+  single_pass,  ///< single_pass_svd
+};
+LOWDIM_API const char* to_string(SvdMethod method) noexcept;
+/// Parses "krylov", "rsvd", "qb", "single-pass"; throws invalid_argument listing the names.
+LOWDIM_API SvdMethod parse_svd_method(std::string_view name);
+
+/// One entry point for the CLI and the bindings: fixed rank (rank > 0) or, for qb, fixed
+/// accuracy (tol). Negative oversampling / power_iterations / block sizes mean the method's default.
+struct SvdOptions {
+  SvdMethod method = SvdMethod::krylov;
+  std::int64_t rank = 0;
+  double tol = 0;
+  std::int64_t oversampling = automatic;
+  int power_iterations = automatic;  ///< rsvd: q; krylov: blocks (iterations); qb: per block
+  std::int64_t block_size = automatic;  ///< krylov and qb block width
+  SketchKind sketch = SketchKind::gaussian;  ///< test matrix (not used by single-pass: Gaussian)
+  std::uint64_t seed = 0;
+};
+template <class T>
+LOWDIM_API SvdResult<T> svd(In<T> a, const SvdOptions& options);
+
+}  // namespace lowdim
+
+#endif

@@ -1,0 +1,875 @@
+// Randomized SVD family. The math and the measured defaults are in docs/rsvd.md.
+//
+// Every product with A is a BLAS GEMM through linalg; A is only read. Random
+// test matrices come from RandomStream(seed, stream id) with one stream id per
+// purpose (below). OpenBLAS is held single-threaded (SequentialBlas) and the big
+// products are split into fixed tiles (gemm_reproducible), so results are
+// bit-identical for a seed on any thread count.
+
+#include <lowdim/rsvd.hpp>
+
+#include <lowdim/random.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+
+namespace lowdim {
+namespace {
+
+// Stream ids: one per independent random object.
+constexpr std::uint64_t kStreamRange = 1;     // Ω of the range finder / Krylov / Nyström
+constexpr std::uint64_t kStreamQb = 2;        // Ω_i of adaptive QB (block i at offset i·n·b)
+constexpr std::uint64_t kStreamFallback = 9;  // replacement blocks when a Krylov space is exhausted
+
+template <class T>
+constexpr double eps = std::numeric_limits<T>::epsilon();
+
+// Y = A·X and Y = Aᵀ·X.
+template <class T>
+void mul(In<T> a, In<T> x, MatrixView<T> y) {
+  linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), a, x, T(0), y);
+}
+template <class T>
+void mul_t(In<T> a, In<T> x, MatrixView<T> y) {
+  linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), a, x, T(0), y);
+}
+
+void check_not_empty(std::int64_t m, std::int64_t n, const char* who) {
+  LOWDIM_CHECK(m > 0 && n > 0, "{}: the input matrix is empty ({} x {})", who, m, n);
+}
+
+void check_rank(std::int64_t rank, std::int64_t m, std::int64_t n, const char* who) {
+  LOWDIM_CHECK(rank > 0, "{}: rank must be positive, got {}", who, rank);
+  LOWDIM_CHECK(rank <= std::min(m, n), "{}: rank {} exceeds min(rows, cols) = {}", who, rank, std::min(m, n));
+}
+
+// The seed of the SketchOperator standing for test matrix (stream, first) of a seed: a
+// splitmix64 mix, so blocks of adaptive QB get independent operators.
+std::uint64_t operator_seed(std::uint64_t seed, std::uint64_t stream, std::uint64_t first) noexcept {
+  std::uint64_t z = seed ^ (stream * 0x9E3779B97F4A7C15ULL) ^ (first * 0xD1B54A32D192ED03ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+bool generated_here(SketchKind kind) { return kind == SketchKind::gaussian || kind == SketchKind::rademacher; }
+
+// Ω (n × l, raw entries, Y = A·Ω). gaussian / rademacher: element (r, c) is number
+// first + r·l + c of RandomStream(seed, stream); the other kinds: Sᵀ of the SketchOperator
+// (kind, n → l, raw entries) whose seed mixes (seed, stream, first).
+template <class T>
+void fill_test_matrix(MatrixView<T> omega, SketchKind kind, std::uint64_t seed, std::uint64_t stream,
+                      std::uint64_t first) {
+  switch (kind) {
+    case SketchKind::gaussian:
+      fill_normal<T>(omega, RandomStream(seed, stream), first);
+      return;
+    case SketchKind::rademacher:
+      fill_rademacher<T>(omega, RandomStream(seed, stream), first);
+      return;
+    default: {
+      const SketchOperator op(kind, omega.rows(), omega.cols(), operator_seed(seed, stream, first),
+                              {.jl_scaling = false});
+      const auto s = op.materialize<T>();
+      linalg::transpose<T>(s.cview(), omega);
+    }
+  }
+}
+
+// Y (m × l) = A·Ω for the test matrix of (kind, seed, stream 0 offset 0): a GEMM with the
+// generated Ω, or the SketchOperator's matrix-free apply (srht: O(mn log n); sparse kinds: O(nnz)).
+template <class T>
+void sketch_range(In<T> a, MatrixView<T> y, SketchKind kind, std::uint64_t seed, std::uint64_t stream) {
+  if (generated_here(kind)) {
+    auto omega = Matrix<T>::uninitialized(a.cols(), y.cols());
+    fill_test_matrix<T>(omega.view(), kind, seed, stream, 0);
+    linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), a, omega.view(), T(0), y);
+    return;
+  }
+  const SketchOperator op(kind, a.cols(), y.cols(), operator_seed(seed, stream, 0), {.jl_scaling = false});
+  op.apply<T>(a, y);
+}
+
+template <class T>
+void normalize(MatrixView<T> y, Normalizer normalizer) {
+  switch (normalizer) {
+    case Normalizer::none:
+      return;
+    case Normalizer::lu:
+      linalg::lu_normalize<T>(y);
+      return;
+    case Normalizer::qr:
+      linalg::qr<T>(y);
+      return;
+  }
+}
+
+// The entry of largest magnitude of each column of u positive (the first one on a tie);
+// the matching row of vt (if any) flipped with it.
+template <class T>
+void fix_signs(MatrixView<T> u, MatrixView<T> vt) {
+  for (std::int64_t j = 0; j < u.cols(); ++j) {
+    std::int64_t best = 0;
+    T best_abs = T(-1);
+    for (std::int64_t i = 0; i < u.rows(); ++i) {
+      const T v = std::abs(u(i, j));
+      if (v > best_abs) {
+        best_abs = v;
+        best = i;
+      }
+    }
+    if (u.rows() == 0 || u(best, j) >= T(0)) continue;
+    for (std::int64_t i = 0; i < u.rows(); ++i) u(i, j) = -u(i, j);
+    if (!vt.empty()) {
+      T* row = vt.row(j);
+      for (std::int64_t c = 0; c < vt.cols(); ++c) row[c] = -row[c];
+    }
+  }
+}
+
+// W ← W − B·(Bᵀ·W) for B with orthonormal columns.
+template <class T>
+void project_out(In<T> basis, MatrixView<T> w) {
+  if (basis.cols() == 0) return;
+  Matrix<T> c = Matrix<T>::uninitialized(basis.cols(), w.cols());
+  linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), basis, w, T(0), c.view());
+  linalg::gemm_reproducible<T>(Op::none, Op::none, T(-1), basis, c.view(), T(1), w);
+}
+
+// Overwrites W (rows × b) with an orthonormal block orthogonal to the orthonormal columns of
+// basis (rows × c, c + b ≤ rows) and spanning W's component outside range(basis) when that
+// component has full numerical rank: block classical Gram–Schmidt twice with Householder QR
+// (BCGS2). When the block is numerically inside range(basis) (an exhausted Krylov space, an
+// exactly low-rank A) the deficient block is replaced by a Gaussian one, so the basis stays
+// orthonormal; callers never rely on W's coefficients, they project explicitly.
+template <class T>
+void orthonormalize_against(In<T> basis, MatrixView<T> w, std::uint64_t seed, std::uint64_t fallback_index) {
+  const std::int64_t b = w.cols();
+  if (b == 0) return;
+  project_out<T>(basis, w);
+  linalg::qr<T>(w);
+  if (basis.cols() == 0) return;  // a single Householder QR is orthonormal whatever its input
+  Matrix<T> r = Matrix<T>::uninitialized(b, b);
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    if (attempt == 3) {
+      // Three rounds could not separate W from range(basis): it lies inside it. Use fresh
+      // directions (generic with probability one as c + b ≤ rows).
+      fill_normal<T>(w, RandomStream(seed, kStreamFallback), fallback_index * static_cast<std::uint64_t>(w.size()));
+      project_out<T>(basis, w);
+      linalg::qr<T>(w);
+    }
+    project_out<T>(basis, w);
+    linalg::qr<T>(w, r.view());
+    T smallest = std::abs(r(0, 0));
+    for (std::int64_t i = 1; i < b; ++i) smallest = std::min(smallest, std::abs(r(i, i)));
+    // The block lost at most 3/4 of its norm² to range(basis): its rounding-level component
+    // in range(basis) is now O(eps), "twice is enough" (Giraud, Langou & Rozložník 2005).
+    if (smallest >= T(0.5)) return;
+  }
+  LOWDIM_ASSERT(false && "orthonormalize_against: no orthonormal completion found");
+}
+
+template <class T>
+int automatic_power_iterations(std::int64_t rank, std::int64_t m, std::int64_t n) {
+  return 10 * rank < std::min(m, n) ? 7 : 4;
+}
+
+// SVD of the small l × c matrix `small` (destroyed) lifted to A ≈ (left·Us) diag(s) (Vs·rightᵀ),
+// truncated to k, with the sign convention. left: m × l (or empty: U = Us); right: n × c (or
+// empty: Vt = Vs).
+template <class T>
+SvdResult<T> lift_svd(MatrixView<T> small, In<T> left, In<T> right, std::int64_t k) {
+  const std::int64_t l = small.rows(), c = small.cols(), r = std::min(l, c);
+  LOWDIM_ASSERT(k <= r);
+  auto us = Matrix<T>::uninitialized(l, r);
+  auto vs = Matrix<T>::uninitialized(r, c);
+  std::vector<T> s(static_cast<std::size_t>(r));
+  linalg::svd<T>(small, us.view(), s, vs.view());
+  SvdResult<T> out;
+  const std::int64_t m = left.cols() > 0 ? left.rows() : l;
+  const std::int64_t n = right.cols() > 0 ? right.rows() : c;
+  out.u = Matrix<T>::uninitialized(m, k);
+  out.vt = Matrix<T>::uninitialized(k, n);
+  if (left.cols() > 0) {
+    linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), left, us.block(0, 0, l, k), T(0), out.u.view());
+  } else {
+    out.u.view().copy_from(us.block(0, 0, l, k));
+  }
+  if (right.cols() > 0) {
+    linalg::gemm_reproducible<T>(Op::none, Op::transpose, T(1), vs.block(0, 0, k, c), right, T(0), out.vt.view());
+  } else {
+    out.vt.view().copy_from(vs.block(0, 0, k, c));
+  }
+  out.s.assign(s.begin(), s.begin() + k);
+  fix_signs<T>(out.u.view(), out.vt.view());
+  return out;
+}
+
+struct RangeSetup {
+  std::int64_t l;
+  int q;
+};
+
+template <class T>
+RangeSetup check_rsvd(In<T> a, const RsvdOptions& o, const char* who) {
+  const std::int64_t m = a.rows(), n = a.cols();
+  check_not_empty(m, n, who);
+  check_rank(o.rank, m, n, who);
+  LOWDIM_CHECK(o.oversampling >= 0, "{}: oversampling must be >= 0, got {}", who, o.oversampling);
+  LOWDIM_CHECK(o.power_iterations >= 0 || o.power_iterations == automatic,
+               "{}: power_iterations must be >= 0 (or automatic), got {}", who, o.power_iterations);
+  check_finite<T>(a, who);
+  const std::int64_t l = std::min(o.rank + o.oversampling, std::min(m, n));
+  const int q = o.power_iterations == automatic ? automatic_power_iterations<T>(o.rank, m, n) : o.power_iterations;
+  return {l, q};
+}
+
+// Range finder on a validated A; returns Q (m × l) and counts passes.
+template <class T>
+Matrix<T> range_finder_impl(In<T> a, std::int64_t l, int q, const RsvdOptions& o, std::int64_t& passes,
+                            const char* who) {
+  const std::int64_t m = a.rows(), n = a.cols();
+  (void)who;
+  auto y = Matrix<T>::uninitialized(m, l);
+  sketch_range<T>(a, y.view(), o.sketch, o.seed, kStreamRange);
+  ++passes;
+  auto z = Matrix<T>::uninitialized(n, l);
+  for (int i = 0; i < q; ++i) {
+    normalize<T>(y.view(), o.normalizer);
+    mul_t<T>(a, y.view(), z.view());
+    normalize<T>(z.view(), o.normalizer);
+    mul<T>(a, z.view(), y.view());
+    passes += 2;
+  }
+  linalg::qr<T>(y.view());
+  return y;
+}
+
+}  // namespace
+
+const char* to_string(Normalizer normalizer) noexcept {
+  switch (normalizer) {
+    case Normalizer::none:
+      return "none";
+    case Normalizer::lu:
+      return "lu";
+    case Normalizer::qr:
+      return "qr";
+  }
+  return "?";
+}
+
+Normalizer parse_normalizer(std::string_view name) {
+  if (name == "none") return Normalizer::none;
+  if (name == "lu") return Normalizer::lu;
+  if (name == "qr") return Normalizer::qr;
+  LOWDIM_THROW(invalid_argument, "unknown normalizer '{}' (valid: none, lu, qr)", name);
+}
+
+const char* to_string(SvdMethod method) noexcept {
+  switch (method) {
+    case SvdMethod::krylov:
+      return "krylov";
+    case SvdMethod::rsvd:
+      return "rsvd";
+    case SvdMethod::qb:
+      return "qb";
+    case SvdMethod::single_pass:
+      return "single-pass";
+  }
+  return "?";
+}
+
+SvdMethod parse_svd_method(std::string_view name) {
+  if (name == "krylov") return SvdMethod::krylov;
+  if (name == "rsvd") return SvdMethod::rsvd;
+  if (name == "qb") return SvdMethod::qb;
+  if (name == "single-pass") return SvdMethod::single_pass;
+  LOWDIM_THROW(invalid_argument, "unknown svd method '{}' (valid: krylov, rsvd, qb, single-pass)", name);
+}
+
+// ---------------------------------------------------------------- range finder, rsvd
+
+template <class T>
+Matrix<T> range_finder(In<T> a, const RsvdOptions& options) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  const auto setup = check_rsvd<T>(a, options, "range_finder");
+  std::int64_t passes = 0;
+  return range_finder_impl<T>(a, setup.l, setup.q, options, passes, "range_finder");
+}
+
+template <class T>
+SvdResult<T> rsvd(In<T> a, const RsvdOptions& options) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  const auto setup = check_rsvd<T>(a, options, "rsvd");
+  std::int64_t passes = 0;
+  auto q = range_finder_impl<T>(a, setup.l, setup.q, options, passes, "rsvd");
+  auto b = Matrix<T>::uninitialized(setup.l, a.cols());
+  mul_t<T>(q.view(), a, b.view());  // B = Qᵀ·A (l × n)
+  ++passes;
+  auto out = lift_svd<T>(b.view(), q.view(), ConstMatrixView<T>{}, options.rank);
+  out.passes = passes;
+  return out;
+}
+
+// ---------------------------------------------------------------- block Krylov
+
+template <class T>
+SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  const char* who = "block_krylov_svd";
+  const std::int64_t m = a.rows(), n = a.cols(), mn = std::min(m, n);
+  check_not_empty(m, n, who);
+  check_rank(o.rank, m, n, who);
+  LOWDIM_CHECK(o.block_size > 0 || o.block_size == automatic, "{}: block_size must be positive, got {}", who,
+               o.block_size);
+  LOWDIM_CHECK(o.iterations > 0 || o.iterations == automatic, "{}: iterations must be positive, got {}", who,
+               o.iterations);
+  check_finite<T>(a, who);
+  const std::int64_t b = std::min<std::int64_t>(o.block_size == automatic ? 32 : o.block_size, mn);
+  std::int64_t iters = o.iterations;
+  if (iters == automatic) {
+    iters = std::max<std::int64_t>(2, (2 * o.rank + b - 1) / b);
+  }
+  // Krylov dimension, capped by min(m, n); the last block may be narrower.
+  const std::int64_t dim = std::min(iters * b, mn);
+  LOWDIM_CHECK(dim >= o.rank, "{}: iterations {} x block size {} = {} is less than rank {}", who, iters, b,
+               iters * b, o.rank);
+  const std::int64_t blocks = (dim + b - 1) / b;
+
+  auto q = Matrix<T>::uninitialized(m, dim);  // left basis Q = [Q_1 … Q_i]
+  auto p = Matrix<T>::uninitialized(n, dim);  // right basis P = [P_1 … P_i]
+  Matrix<T> g(dim, dim);                      // QᵀA = G·Pᵀ, lower block triangular
+  std::int64_t passes = 0;
+
+  // Q_1 = orth(A·Ω).
+  {
+    auto q1 = q.block(0, 0, m, b);
+    sketch_range<T>(a, q1, o.sketch, o.seed, kStreamRange);
+    ++passes;
+    orthonormalize_against<T>(ConstMatrixView<T>(q.data(), m, 0, dim), q1, o.seed, 0);
+  }
+  for (std::int64_t j = 0; j < blocks; ++j) {
+    const std::int64_t c0 = j * b, w = std::min(b, dim - c0);
+    // Z = Aᵀ·Q_j, P_j = orth(Z ⟂ P_1..P_{j−1}), row block j of G = Zᵀ·[P_1..P_j].
+    auto z = Matrix<T>::uninitialized(n, w);
+    mul_t<T>(a, q.block(0, c0, m, w), z.view());
+    ++passes;
+    auto pj = p.block(0, c0, n, w);
+    pj.copy_from(z.view());
+    orthonormalize_against<T>(p.block(0, 0, n, c0), pj, o.seed, static_cast<std::uint64_t>(2 * j + 1));
+    linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), z.view(), p.block(0, 0, n, c0 + w), T(0),
+                    g.block(c0, 0, w, c0 + w));
+    if (j + 1 < blocks) {
+      // Q_{j+1} = orth(A·P_j ⟂ Q_1..Q_j); the last block may be narrower than P_j.
+      const std::int64_t next = std::min(b, dim - c0 - w);
+      auto wblock = Matrix<T>::uninitialized(m, w);
+      mul<T>(a, pj, wblock.view());
+      ++passes;
+      auto qn = q.block(0, c0 + w, m, next);
+      qn.copy_from(wblock.block(0, 0, m, next));
+      orthonormalize_against<T>(q.block(0, 0, m, c0 + w), qn, o.seed, static_cast<std::uint64_t>(2 * j + 2));
+    }
+  }
+  auto out = lift_svd<T>(g.view(), q.view(), p.view(), o.rank);
+  out.passes = passes;
+  return out;
+}
+
+// ---------------------------------------------------------------- adaptive QB
+
+namespace {
+
+// ‖A − Q·B‖²_F in double, by blocks of rows (one pass over A).
+template <class T>
+double residual_squared(In<T> a, In<T> q, In<T> b) {
+  const std::int64_t m = a.rows(), n = a.cols(), chunk = std::max<std::int64_t>(1, (1 << 20) / std::max<std::int64_t>(n, 1));
+  auto tmp = Matrix<T>::uninitialized(std::min(chunk, m), n);
+  double sum = 0;
+  for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {
+    const std::int64_t h = std::min(chunk, m - r0);
+    auto t = tmp.block(0, 0, h, n);
+    t.copy_from(a.row_block(r0, h));
+    linalg::gemm_reproducible<T>(Op::none, Op::none, T(-1), q.row_block(r0, h), b, T(1), t);
+    const double f = linalg::norm_fro<T>(t);
+    sum += f * f;
+  }
+  return sum;
+}
+
+// Grows a row-major buffer to at least `rows` rows (by doubling), keeping the first `used` rows.
+template <class T>
+void reserve_rows(Matrix<T>& buf, std::int64_t used, std::int64_t rows) {
+  if (buf.rows() >= rows) return;
+  auto bigger = Matrix<T>::uninitialized(std::max(rows, 2 * buf.rows()), buf.cols());
+  if (used > 0) bigger.row_block(0, used).copy_from(buf.row_block(0, used));
+  buf = std::move(bigger);
+}
+
+}  // namespace
+
+template <class T>
+QbResult<T> adaptive_qb(In<T> a, const QbOptions& o) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  const char* who = "adaptive_qb";
+  const std::int64_t m = a.rows(), n = a.cols(), mn = std::min(m, n);
+  check_not_empty(m, n, who);
+  LOWDIM_CHECK(o.tol > 0 && o.tol < 1, "{}: tol {} is outside (0, 1)", who, o.tol);
+  LOWDIM_CHECK(o.block_size > 0, "{}: block_size must be positive, got {}", who, o.block_size);
+  LOWDIM_CHECK(o.max_rank > 0 || o.max_rank == automatic, "{}: max_rank must be positive, got {}", who, o.max_rank);
+  LOWDIM_CHECK(o.max_rank <= mn, "{}: max_rank {} exceeds min(rows, cols) = {}", who, o.max_rank, mn);
+  LOWDIM_CHECK(o.power_iterations >= 0, "{}: power_iterations must be >= 0, got {}", who, o.power_iterations);
+  check_finite<T>(a, who);
+  const std::int64_t max_rank = o.max_rank == automatic ? mn : o.max_rank;
+  const std::int64_t b = std::min(o.block_size, max_rank);
+
+  const double norm_a = linalg::norm_fro<T>(a);
+  const double total = norm_a * norm_a;
+  const double threshold = o.tol * o.tol * total;
+  // Rounding in B = QᵀA (computed in T) makes ‖A‖² − ‖B‖² uncertain by about this much;
+  // below 1000× this the difference is not trusted and the residual is computed directly.
+  const double noise = 100.0 * eps<T> * total;
+
+  // Q is kept transposed (rank × m) so that growing it is appending rows.
+  Matrix<T> qt(std::min<std::int64_t>(4 * b, max_rank), m), bm(std::min<std::int64_t>(4 * b, max_rank), n);
+  std::int64_t rank = 0, passes = 0;
+  double err2 = total;  // ‖A − QB‖²_F, tracked
+  bool converged = err2 <= threshold;
+  auto y = Matrix<T>::uninitialized(m, b);
+  auto z = Matrix<T>::uninitialized(n, b);
+  auto small = Matrix<T>::uninitialized(max_rank, b);
+  for (std::int64_t block = 0; !converged && rank < max_rank; ++block) {
+    const std::int64_t w = std::min(b, max_rank - rank);
+    auto yv = y.block(0, 0, m, w);
+    auto zv = z.block(0, 0, n, w);
+    auto q_now = ConstMatrixView<T>(qt.data(), rank, m, m);  // Qᵀ (rank × m)
+    auto b_now = ConstMatrixView<T>(bm.data(), rank, n, n);
+    auto sv = small.block(0, 0, rank, w);
+    // Y = (A − QB)·Ω_i.
+    fill_test_matrix<T>(zv, o.sketch, o.seed, kStreamQb,
+                        static_cast<std::uint64_t>(block) * static_cast<std::uint64_t>(n * b));
+    mul<T>(a, zv, yv);
+    ++passes;
+    linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), b_now, zv, T(0), sv);
+    linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(-1), q_now, sv, T(1), yv);
+    linalg::qr<T>(yv);
+    for (int it = 0; it < o.power_iterations; ++it) {
+      // Z = (A − QB)ᵀ·Y = AᵀY − Bᵀ(QᵀY); Y = (A − QB)·Z.
+      mul_t<T>(a, yv, zv);
+      linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), q_now, yv, T(0), sv);
+      linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(-1), b_now, sv, T(1), zv);
+      linalg::qr<T>(zv);
+      mul<T>(a, zv, yv);
+      linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), b_now, zv, T(0), sv);
+      linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(-1), q_now, sv, T(1), yv);
+      linalg::qr<T>(yv);
+      passes += 2;
+    }
+    // Re-orthogonalise against Q (rounding and the deflation leave O(eps) components).
+    {
+      auto q_cols = Matrix<T>::uninitialized(m, rank);
+      if (rank > 0) linalg::transpose<T>(q_now, q_cols.view());
+      orthonormalize_against<T>(q_cols.view(), yv, o.seed, static_cast<std::uint64_t>(block));
+    }
+    // B_i = Y_iᵀ·A; append.
+    reserve_rows(qt, rank, rank + w);
+    reserve_rows(bm, rank, rank + w);
+    auto bi = bm.block(rank, 0, w, n);
+    mul_t<T>(yv, a, bi);
+    ++passes;
+    linalg::transpose<T>(yv, qt.block(rank, 0, w, m));
+    rank += w;
+    const double nb = linalg::norm_fro<T>(bi);
+    err2 -= nb * nb;
+    if (err2 > threshold + noise) continue;
+    if (err2 < 1000.0 * noise) {
+      // ‖A‖² − ‖B‖² is dominated by rounding: measure the residual itself.
+      auto q_cols = Matrix<T>::uninitialized(m, rank);
+      linalg::transpose<T>(ConstMatrixView<T>(qt.data(), rank, m, m), q_cols.view());
+      err2 = residual_squared<T>(a, q_cols.view(), ConstMatrixView<T>(bm.data(), rank, n, n));
+      ++passes;
+    }
+    converged = err2 <= threshold;
+  }
+  QbResult<T> out;
+  out.rank = rank;
+  out.q = Matrix<T>::uninitialized(m, rank);
+  if (rank > 0) linalg::transpose<T>(ConstMatrixView<T>(qt.data(), rank, m, m), out.q.view());
+  out.b = Matrix<T>::copy_of(ConstMatrixView<T>(bm.data(), rank, n, n));
+  out.error = std::sqrt(std::max(err2, 0.0));
+  out.relative_error = norm_a > 0 ? out.error / norm_a : 0.0;
+  out.converged = converged;
+  out.passes = passes;
+  return out;
+}
+
+template <class T>
+SvdResult<T> qb_svd(In<T> a, const QbOptions& options) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  auto qb = adaptive_qb<T>(a, options);
+  const double norm_a = qb.relative_error > 0 ? qb.error / qb.relative_error : linalg::norm_fro<T>(a);
+  if (qb.rank == 0) {
+    SvdResult<T> out;
+    out.u = Matrix<T>(a.rows(), 0);
+    out.vt = Matrix<T>(0, a.cols());
+    out.error = qb.error;
+    out.relative_error = qb.relative_error;
+    out.passes = qb.passes;
+    return out;
+  }
+  const std::int64_t r = qb.rank;
+  auto us = Matrix<T>::uninitialized(r, r);
+  auto vt = Matrix<T>::uninitialized(r, a.cols());
+  std::vector<T> s(static_cast<std::size_t>(r));
+  linalg::svd<T>(qb.b.view(), us.view(), s, vt.view());
+  // Smallest rank t with ‖A − QB‖² + Σ_{j ≥ t} s_j² ≤ tol²‖A‖² (orthogonal parts: QᵀA = B).
+  const double err2 = qb.error * qb.error, threshold = options.tol * options.tol * norm_a * norm_a;
+  std::int64_t t = r;
+  double tail = 0;
+  if (qb.converged) {
+    while (t > 1) {
+      const double next = tail + static_cast<double>(s[static_cast<std::size_t>(t - 1)]) * s[static_cast<std::size_t>(t - 1)];
+      if (err2 + next > threshold) break;
+      tail = next;
+      --t;
+    }
+  }
+  SvdResult<T> out;
+  out.u = Matrix<T>::uninitialized(a.rows(), t);
+  linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), qb.q.view(), us.block(0, 0, r, t), T(0), out.u.view());
+  out.vt = Matrix<T>::copy_of(vt.block(0, 0, t, a.cols()));
+  out.s.assign(s.begin(), s.begin() + t);
+  fix_signs<T>(out.u.view(), out.vt.view());
+  out.error = std::sqrt(err2 + tail);
+  out.relative_error = norm_a > 0 ? out.error / norm_a : 0.0;
+  out.passes = qb.passes;
+  return out;
+}
+
+template <class T>
+double projection_error(In<T> a, const SvdResult<T>& r) {
+  const std::int64_t k = static_cast<std::int64_t>(r.s.size());
+  LOWDIM_CHECK_SHAPE(r.u.rows() == a.rows() && r.u.cols() == k && r.vt.rows() == k && r.vt.cols() == a.cols(),
+                     "projection_error: A is {} x {} but U is {} x {}, S has {}, Vt is {} x {}", a.rows(), a.cols(),
+                     r.u.rows(), r.u.cols(), k, r.vt.rows(), r.vt.cols());
+  const linalg::SequentialBlas sequential;
+  const double norm_a = linalg::norm_fro<T>(a);
+  double kept = 0;
+  for (const T x : r.s) kept += static_cast<double>(x) * static_cast<double>(x);
+  const double total = norm_a * norm_a, noise = 100.0 * eps<T> * total;
+  const double diff = total - kept;
+  if (diff >= 1000.0 * noise) return std::sqrt(diff);
+  // Rounding dominates ‖A‖² − Σ s²: measure ‖A − (U·diag(S))·Vt‖ itself.
+  auto us = Matrix<T>::copy_of(r.u.view());
+  for (std::int64_t i = 0; i < us.rows(); ++i)
+    for (std::int64_t j = 0; j < k; ++j) us(i, j) *= r.s[static_cast<std::size_t>(j)];
+  return std::sqrt(residual_squared<T>(a, us.view(), r.vt.view()));
+}
+
+// ---------------------------------------------------------------- symmetric: eigh, Nyström
+
+namespace {
+
+template <class T>
+void check_symmetric(In<T> a, const char* who) {
+  const std::int64_t n = a.rows();
+  LOWDIM_CHECK_SHAPE(a.cols() == n, "{}: A must be square, not {} x {}", who, a.rows(), a.cols());
+  check_not_empty(n, n, who);
+  check_finite<T>(a, who);
+  T scale = 0;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j) scale = std::max(scale, std::abs(a(i, j)));
+  const double tol = 100.0 * eps<T> * static_cast<double>(scale);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = i + 1; j < n; ++j)
+      if (std::abs(static_cast<double>(a(i, j)) - static_cast<double>(a(j, i))) > tol)
+        LOWDIM_THROW(invalid_argument, "{}: A is not symmetric: A({}, {}) = {} but A({}, {}) = {}", who, i, j,
+                     a(i, j), j, i, a(j, i));
+}
+
+}  // namespace
+
+template <class T>
+EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  const char* who = "randomized_eigh";
+  check_symmetric<T>(a, who);
+  const auto setup = check_rsvd<T>(a, options, who);
+  const std::int64_t n = a.rows(), l = setup.l, k = options.rank;
+  std::int64_t passes = 0;
+  auto q = range_finder_impl<T>(a, l, setup.q, options, passes, who);
+  auto aq = Matrix<T>::uninitialized(n, l);
+  mul<T>(a, q.view(), aq.view());
+  ++passes;
+  auto c = Matrix<T>::uninitialized(l, l);
+  mul_t<T>(q.view(), aq.view(), c.view());
+  for (std::int64_t i = 0; i < l; ++i)
+    for (std::int64_t j = 0; j < i; ++j) c(i, j) = c(j, i) = (c(i, j) + c(j, i)) / T(2);
+  std::vector<T> w(static_cast<std::size_t>(l));
+  linalg::eigh<T>(c.view(), w);
+  // Order by descending magnitude (ties: the larger value first).
+  std::vector<std::int64_t> order(static_cast<std::size_t>(l));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) {
+    const T ax = std::abs(w[static_cast<std::size_t>(x)]), ay = std::abs(w[static_cast<std::size_t>(y)]);
+    return ax != ay ? ax > ay : w[static_cast<std::size_t>(x)] > w[static_cast<std::size_t>(y)];
+  });
+  auto vk = Matrix<T>::uninitialized(l, k);
+  EigResult<T> out;
+  for (std::int64_t j = 0; j < k; ++j) {
+    const auto src = order[static_cast<std::size_t>(j)];
+    for (std::int64_t i = 0; i < l; ++i) vk(i, j) = c(i, src);
+    out.w.push_back(w[static_cast<std::size_t>(src)]);
+  }
+  out.u = Matrix<T>::uninitialized(n, k);
+  mul<T>(q.view(), vk.view(), out.u.view());
+  fix_signs<T>(out.u.view(), MatrixView<T>{});
+  out.passes = passes;
+  return out;
+}
+
+template <class T>
+EigResult<T> nystrom(In<T> a, const RsvdOptions& options) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  const char* who = "nystrom";
+  check_symmetric<T>(a, who);
+  const auto setup = check_rsvd<T>(a, options, who);
+  const std::int64_t n = a.rows(), l = setup.l, k = options.rank;
+  auto omega = Matrix<T>::uninitialized(n, l);
+  fill_test_matrix<T>(omega.view(), options.sketch, options.seed, kStreamRange, 0);
+  linalg::qr<T>(omega.view());
+  auto y = Matrix<T>::uninitialized(n, l);
+  mul<T>(a, omega.view(), y.view());
+  // Shift ν = eps·√n·‖Y‖_F (≥ the spacing of floating point numbers at ‖Y‖₂, times √n).
+  const double nu = eps<T> * std::sqrt(static_cast<double>(n)) * linalg::norm_fro<T>(y.view());
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < l; ++j) y(i, j) += static_cast<T>(nu) * omega(i, j);
+  // M = Ωᵀ·Y_ν = L·Lᵀ, B = Y_ν·L⁻ᵀ; A_ν ≈ B·Bᵀ.
+  auto mtx = Matrix<T>::uninitialized(l, l);
+  mul_t<T>(omega.view(), y.view(), mtx.view());
+  for (std::int64_t i = 0; i < l; ++i)
+    for (std::int64_t j = 0; j < i; ++j) mtx(i, j) = mtx(j, i) = (mtx(i, j) + mtx(j, i)) / T(2);
+  try {
+    linalg::cholesky<T>(mtx.view());
+  } catch (const numerical_error&) {
+    LOWDIM_THROW(numerical_error, "{}: A is not positive semi-definite (the shifted core ΩᵀAΩ + νI has no Cholesky "
+                 "factor; ν = {})", who, nu);
+  }
+  linalg::trsm<T>(Side::right, Triangle::lower, Op::transpose, T(1), mtx.view(), y.view());
+  auto u = Matrix<T>::uninitialized(n, l);
+  auto vt = Matrix<T>::uninitialized(l, l);
+  std::vector<T> s(static_cast<std::size_t>(l));
+  linalg::svd<T>(y.view(), u.view(), s, vt.view());
+  EigResult<T> out;
+  out.u = Matrix<T>::copy_of(u.block(0, 0, n, k));
+  for (std::int64_t j = 0; j < k; ++j) {
+    const double sj = s[static_cast<std::size_t>(j)];
+    out.w.push_back(static_cast<T>(std::max(0.0, sj * sj - nu)));
+  }
+  fix_signs<T>(out.u.view(), MatrixView<T>{});
+  out.passes = 1;
+  return out;
+}
+
+// ---------------------------------------------------------------- single-pass streaming sketch
+
+namespace {
+// Test matrices of the streaming sketch. Ω (k × n) and Ψ (s × n) are stored as Ωᵀ, Ψᵀ;
+// Υ (k × m), Φ (s × m), Θ (q × m) are generated by row index of A: their transposes'
+// row i (Υᵀ row i = column i of Υ) has indices i·k … i·k + k − 1, so any chunking of the
+// rows sees the same numbers.
+constexpr std::uint64_t kStreamOmega = 3, kStreamPsi = 4, kStreamUpsilon = 5, kStreamPhi = 6, kStreamTheta = 7;
+constexpr std::int64_t kRegenerateRows = 4096;  // rows of Φᵀ / Θᵀ regenerated at a time in finalize
+
+// out (c × w) = Testᵀ·M for the row-indexed test matrix Test (c × m, stream id) and M (m × w),
+// by blocks of rows of M (fixed blocking: deterministic).
+template <class T>
+void row_indexed_product(std::uint64_t seed, std::uint64_t stream, std::int64_t c, In<T> mtx, MatrixView<T> out) {
+  const std::int64_t m = mtx.rows();
+  auto block = Matrix<T>::uninitialized(std::min(kRegenerateRows, m), c);
+  out.fill(T(0));
+  for (std::int64_t r0 = 0; r0 < m; r0 += kRegenerateRows) {
+    const std::int64_t h = std::min(kRegenerateRows, m - r0);
+    auto tb = block.block(0, 0, h, c);
+    fill_normal<T>(tb, RandomStream(seed, stream), static_cast<std::uint64_t>(r0) * static_cast<std::uint64_t>(c));
+    linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), tb, mtx.row_block(r0, h), T(1), out);
+  }
+}
+}  // namespace
+
+template <class T>
+StreamingSketch<T>::StreamingSketch(std::int64_t rows, std::int64_t cols, const StreamingOptions& o)
+    : m_(rows), n_(cols), r_(o.rank), seed_(o.seed) {
+  const linalg::SequentialBlas sequential;
+  const char* who = "streaming sketch";
+  check_not_empty(rows, cols, who);
+  check_rank(o.rank, rows, cols, who);
+  const std::int64_t mn = std::min(rows, cols);
+  LOWDIM_CHECK(o.range_size == automatic || (o.range_size >= o.rank && o.range_size <= mn),
+               "{}: range_size {} must lie in [rank, min(rows, cols)] = [{}, {}]", who, o.range_size, o.rank, mn);
+  k_ = o.range_size == automatic ? std::min(2 * o.rank + 1, mn) : o.range_size;
+  LOWDIM_CHECK(o.core_size == automatic || (o.core_size >= k_ && o.core_size <= mn),
+               "{}: core_size {} must lie in [range_size, min(rows, cols)] = [{}, {}]", who, o.core_size, k_, mn);
+  s_ = o.core_size == automatic ? std::min(2 * k_ + 1, mn) : o.core_size;
+  LOWDIM_CHECK(o.error_sketch_size > 0, "{}: error_sketch_size must be positive, got {}", who, o.error_sketch_size);
+  q_ = o.error_sketch_size;
+  y_ = Matrix<T>(m_, k_);
+  x_ = Matrix<T>(k_, n_);
+  z_ = Matrix<T>(s_, s_);
+  w_ = Matrix<T>(q_, n_);
+  omega_t_ = Matrix<T>::uninitialized(n_, k_);
+  psi_t_ = Matrix<T>::uninitialized(n_, s_);
+  fill_normal<T>(omega_t_.view(), RandomStream(seed_, kStreamOmega));
+  fill_normal<T>(psi_t_.view(), RandomStream(seed_, kStreamPsi));
+}
+
+template <class T>
+void StreamingSketch<T>::append(In<T> chunk) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  const char* who = "streaming sketch";
+  LOWDIM_CHECK_SHAPE(chunk.cols() == n_, "{}: chunk has {} columns, the matrix has {}", who, chunk.cols(), n_);
+  LOWDIM_CHECK(seen_ + chunk.rows() <= m_, "{}: chunk of {} rows after {} overflows the {} rows announced", who,
+               chunk.rows(), seen_, m_);
+  if (chunk.rows() == 0) return;
+  if (const auto bad = find_non_finite<T>(chunk))
+    LOWDIM_THROW(invalid_argument, "{}: non-finite value {} at row {}, column {}", who, bad->value, seen_ + bad->row,
+                 bad->col);
+  const std::int64_t h = chunk.rows();
+  const auto first = static_cast<std::uint64_t>(seen_);
+  // Y rows = chunk·Ωᵀ.
+  mul<T>(chunk, omega_t_.view(), y_.row_block(seen_, h));
+  // X += Υ(:, rows)·chunk, W += Θ(:, rows)·chunk.
+  auto up = Matrix<T>::uninitialized(h, k_);
+  fill_normal<T>(up.view(), RandomStream(seed_, kStreamUpsilon), first * static_cast<std::uint64_t>(k_));
+  linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), up.view(), chunk, T(1), x_.view());
+  auto th = Matrix<T>::uninitialized(h, q_);
+  fill_normal<T>(th.view(), RandomStream(seed_, kStreamTheta), first * static_cast<std::uint64_t>(q_));
+  linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), th.view(), chunk, T(1), w_.view());
+  // Z += Φ(:, rows)·(chunk·Ψᵀ).
+  auto cp = Matrix<T>::uninitialized(h, s_);
+  mul<T>(chunk, psi_t_.view(), cp.view());
+  auto ph = Matrix<T>::uninitialized(h, s_);
+  fill_normal<T>(ph.view(), RandomStream(seed_, kStreamPhi), first * static_cast<std::uint64_t>(s_));
+  linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), ph.view(), cp.view(), T(1), z_.view());
+  seen_ += h;
+}
+
+template <class T>
+SvdResult<T> StreamingSketch<T>::finalize() const {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  LOWDIM_CHECK(seen_ == m_, "streaming sketch: {} of {} rows fed; feed all rows before finalize", seen_, m_);
+  // Q = orth(Y) (m × k), P = orth(Xᵀ) (n × k).
+  auto q = Matrix<T>::copy_of(y_.view());
+  linalg::qr<T>(q.view());
+  auto p = Matrix<T>::uninitialized(n_, k_);
+  linalg::transpose<T>(x_.view(), p.view());
+  linalg::qr<T>(p.view());
+  // C = (ΦQ)† Z ((ΨP)†)ᵀ via thin QRs ΦQ = U₁R₁, ΨP = U₂R₂: C = R₁⁻¹ (U₁ᵀ Z U₂) R₂⁻ᵀ.
+  auto phi_q = Matrix<T>::uninitialized(s_, k_);
+  row_indexed_product<T>(seed_, kStreamPhi, s_, q.view(), phi_q.view());
+  auto psi_p = Matrix<T>::uninitialized(s_, k_);
+  linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), psi_t_.view(), p.view(), T(0), psi_p.view());
+  auto r1 = Matrix<T>::uninitialized(k_, k_);
+  auto r2 = Matrix<T>::uninitialized(k_, k_);
+  linalg::qr<T>(phi_q.view(), r1.view());
+  linalg::qr<T>(psi_p.view(), r2.view());
+  auto tmp = Matrix<T>::uninitialized(k_, s_);
+  linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), phi_q.view(), z_.view(), T(0), tmp.view());
+  auto c = Matrix<T>::uninitialized(k_, k_);
+  linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), tmp.view(), psi_p.view(), T(0), c.view());
+  linalg::trsm<T>(Side::left, Triangle::upper, Op::none, T(1), r1.view(), c.view());
+  linalg::trsm<T>(Side::right, Triangle::upper, Op::transpose, T(1), r2.view(), c.view());
+  // Â = Q·C·Pᵀ truncated to rank r.
+  auto out = lift_svd<T>(c.view(), q.view(), p.view(), r_);
+  out.passes = 1;
+  // A-posteriori error: E‖Θ(A − Â)‖²_F = q‖A − Â‖²_F with W = ΘA.
+  auto theta_u = Matrix<T>::uninitialized(q_, r_);
+  row_indexed_product<T>(seed_, kStreamTheta, q_, out.u.view(), theta_u.view());
+  for (std::int64_t i = 0; i < q_; ++i)
+    for (std::int64_t j = 0; j < r_; ++j) theta_u(i, j) *= out.s[static_cast<std::size_t>(j)];
+  auto resid = Matrix<T>::copy_of(w_.view());
+  linalg::gemm_reproducible<T>(Op::none, Op::none, T(-1), theta_u.view(), out.vt.view(), T(1), resid.view());
+  const double e = linalg::norm_fro<T>(resid.view()) / std::sqrt(static_cast<double>(q_));
+  const double norm_a = linalg::norm_fro<T>(w_.view()) / std::sqrt(static_cast<double>(q_));
+  out.error = e;
+  out.relative_error = norm_a > 0 ? e / norm_a : 0.0;
+  return out;
+}
+
+template <class T>
+SvdResult<T> single_pass_svd(In<T> a, const StreamingOptions& options) {
+  StreamingSketch<T> sketch(a.rows(), a.cols(), options);
+  const std::int64_t chunk = std::max<std::int64_t>(256, (1 << 22) / std::max<std::int64_t>(a.cols(), 1));
+  for (std::int64_t r0 = 0; r0 < a.rows(); r0 += chunk) sketch.append(a.row_block(r0, std::min(chunk, a.rows() - r0)));
+  return sketch.finalize();
+}
+
+template class LOWDIM_API StreamingSketch<float>;
+template class LOWDIM_API StreamingSketch<double>;
+
+// ---------------------------------------------------------------- dispatch
+
+template <class T>
+SvdResult<T> svd(In<T> a, const SvdOptions& o) {
+  switch (o.method) {
+    case SvdMethod::krylov: {
+      LOWDIM_CHECK(o.tol == 0, "svd: tol is only used by method qb (krylov is fixed-rank)");
+      KrylovOptions k;
+      k.rank = o.rank;
+      k.iterations = o.power_iterations;
+      k.block_size = o.block_size;
+      k.sketch = o.sketch;
+      k.seed = o.seed;
+      return block_krylov_svd<T>(a, k);
+    }
+    case SvdMethod::rsvd: {
+      LOWDIM_CHECK(o.tol == 0, "svd: tol is only used by method qb (rsvd is fixed-rank)");
+      RsvdOptions r;
+      r.rank = o.rank;
+      if (o.oversampling != automatic) r.oversampling = o.oversampling;
+      r.power_iterations = o.power_iterations;
+      r.sketch = o.sketch;
+      r.seed = o.seed;
+      return rsvd<T>(a, r);
+    }
+    case SvdMethod::qb: {
+      QbOptions q;
+      q.tol = o.tol;
+      if (o.rank > 0) q.max_rank = o.rank;
+      if (o.block_size != automatic) q.block_size = o.block_size;
+      if (o.power_iterations != automatic) q.power_iterations = o.power_iterations;
+      q.sketch = o.sketch;
+      q.seed = o.seed;
+      return qb_svd<T>(a, q);
+    }
+    case SvdMethod::single_pass: {
+      LOWDIM_CHECK(o.tol == 0, "svd: tol is only used by method qb (single-pass is fixed-rank)");
+      StreamingOptions s;
+      s.rank = o.rank;
+      if (o.oversampling != automatic) s.range_size = o.rank + o.oversampling;
+      s.seed = o.seed;
+      return single_pass_svd<T>(a, s);
+    }
+  }
+  LOWDIM_THROW(invalid_argument, "svd: unknown method");
+}
+
+#define LOWDIM_INSTANTIATE(T)                                                          \
+  template LOWDIM_API Matrix<T> range_finder<T>(In<T>, const RsvdOptions&);            \
+  template LOWDIM_API SvdResult<T> rsvd<T>(In<T>, const RsvdOptions&);                 \
+  template LOWDIM_API SvdResult<T> block_krylov_svd<T>(In<T>, const KrylovOptions&);   \
+  template LOWDIM_API QbResult<T> adaptive_qb<T>(In<T>, const QbOptions&);             \
+  template LOWDIM_API SvdResult<T> qb_svd<T>(In<T>, const QbOptions&);                 \
+  template LOWDIM_API EigResult<T> randomized_eigh<T>(In<T>, const RsvdOptions&);      \
+  template LOWDIM_API EigResult<T> nystrom<T>(In<T>, const RsvdOptions&);              \
+  template LOWDIM_API SvdResult<T> single_pass_svd<T>(In<T>, const StreamingOptions&); \
+  template LOWDIM_API SvdResult<T> svd<T>(In<T>, const SvdOptions&);                 \
+  template LOWDIM_API double projection_error<T>(In<T>, const SvdResult<T>&);
+LOWDIM_INSTANTIATE(float)
+LOWDIM_INSTANTIATE(double)
+#undef LOWDIM_INSTANTIATE
+
+}  // namespace lowdim

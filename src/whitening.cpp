@@ -1,0 +1,718 @@
+// Moments, PCA and whitening (include/lowdim/whitening.hpp; math in docs/whitening.md).
+// Save/load and the file-streaming fit live in whitening_io.cpp.
+
+#include <lowdim/linalg.hpp>
+#include <lowdim/rsvd.hpp>
+#include <lowdim/whitening.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+namespace lowdim {
+namespace {
+
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+
+// Rows per block when a batch is centred into a scratch buffer before syrk/gemm:
+// about 8 MB of doubles, so syrk/gemm run on tall panels and the scratch stays bounded.
+// A function of d alone, so results never depend on the thread count.
+std::int64_t block_rows_for(std::int64_t d, std::int64_t target_elements) {
+  return std::clamp<std::int64_t>(target_elements / std::max<std::int64_t>(d, 1), 64, 8192);
+}
+
+// Mean of (x − shift) over the n × d batch, in double. OpenMP over column panels: every
+// column is summed by one thread in row order, so the result does not depend on the
+// thread count. Summing x − shift rather than x keeps the mean accurate to eps·spread
+// instead of eps·|x| when the data sit far from the origin.
+template <class T>
+std::vector<double> batch_mean(ConstMatrixView<T> x, std::span<const double> shift) {
+  const std::int64_t n = x.rows(), d = x.cols();
+  std::vector<double> sum(static_cast<std::size_t>(d), 0.0);
+  constexpr std::int64_t panel = 64;
+  const std::int64_t panels = (d + panel - 1) / panel;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t p = 0; p < panels; ++p) {
+    const std::int64_t j0 = p * panel, j1 = std::min(d, j0 + panel);
+    std::array<double, panel> acc{};
+    for (std::int64_t i = 0; i < n; ++i) {
+      const T* row = x.row(i);
+      for (std::int64_t j = j0; j < j1; ++j)
+        acc[static_cast<std::size_t>(j - j0)] += static_cast<double>(row[j]) - shift[static_cast<std::size_t>(j)];
+    }
+    for (std::int64_t j = j0; j < j1; ++j) sum[static_cast<std::size_t>(j)] = acc[static_cast<std::size_t>(j - j0)];
+  }
+  for (auto& s : sum) s /= static_cast<double>(n);
+  return sum;
+}
+
+// out (rows × d, type U) = (x − shift) − offset, computed in double and rounded to U.
+// Deliberately single-threaded: it runs between BLAS calls on panels, and an OpenMP team
+// spinning after each panel steals the cores OpenBLAS's own threads need (measured: the
+// 100000 × 768 projection took 3× longer with a parallel centring loop on 2 cores).
+template <class T, class U>
+void centre_into(ConstMatrixView<T> x, std::span<const double> shift, std::span<const double> offset,
+                 MatrixView<U> out) {
+  const std::int64_t n = x.rows(), d = x.cols();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const T* in = x.row(i);
+    U* o = out.row(i);
+    for (std::int64_t j = 0; j < d; ++j)
+      o[j] = static_cast<U>((static_cast<double>(in[j]) - shift[static_cast<std::size_t>(j)]) -
+                            offset[static_cast<std::size_t>(j)]);
+  }
+}
+template <class T, class U>
+void centre_into(ConstMatrixView<T> x, std::span<const double> mean, MatrixView<U> out) {
+  const std::vector<double> zero(mean.size(), 0.0);
+  centre_into<T, U>(x, mean, zero, out);
+}
+
+// Chan, Golub & LeVeque: merges (nb, Sb) whose mean is mean_a + delta into (na, offset_a, Sa):
+// S = Sa + Sb + (na·nb/n)·δδᵀ, offset_a += δ·nb/n. delta is formed by the caller from
+// shifted means, so it is accurate to eps·|δ| even when both means are huge.
+void chan_merge(std::int64_t& na, std::vector<double>& offset_a, MatrixView<double> sa, std::int64_t nb,
+                const std::vector<double>& delta, ConstMatrixView<double> sb) {
+  if (nb == 0) return;
+  const std::int64_t d = static_cast<std::int64_t>(offset_a.size());
+  const double n = static_cast<double>(na) + static_cast<double>(nb);
+  const double fb = static_cast<double>(nb) / n;
+  const double w = static_cast<double>(na) * static_cast<double>(nb) / n;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < d; ++i) {
+    double* row = sa.row(i);
+    const double* rb = sb.row(i);
+    const double wi = w * delta[static_cast<std::size_t>(i)];
+    for (std::int64_t j = 0; j < d; ++j) row[j] += rb[j] + wi * delta[static_cast<std::size_t>(j)];
+  }
+  for (std::int64_t j = 0; j < d; ++j) offset_a[static_cast<std::size_t>(j)] += delta[static_cast<std::size_t>(j)] * fb;
+  na += nb;
+}
+
+// Eigen-decomposition of a symmetric matrix, largest eigenvalue first; each eigenvector
+// (a column of vectors) signed so that its entry of largest magnitude is positive.
+struct SymmetricEigen {
+  std::vector<double> values;  // descending
+  Matrix<double> vectors;      // d × d, column i ↔ values[i]
+};
+
+void fix_column_signs(MatrixView<double> v) {
+  for (std::int64_t j = 0; j < v.cols(); ++j) {
+    std::int64_t arg = 0;
+    double best = -1;
+    for (std::int64_t i = 0; i < v.rows(); ++i) {
+      const double a = std::abs(v(i, j));
+      if (a > best) {
+        best = a;
+        arg = i;
+      }
+    }
+    if (v(arg, j) < 0)
+      for (std::int64_t i = 0; i < v.rows(); ++i) v(i, j) = -v(i, j);
+  }
+}
+
+SymmetricEigen eigh_descending(Matrix<double> a) {
+  const std::int64_t d = a.rows();
+  std::vector<double> w(static_cast<std::size_t>(d));
+  linalg::eigh<double>(a.view(), w);
+  SymmetricEigen out{std::vector<double>(w.rbegin(), w.rend()), Matrix<double>::uninitialized(d, d)};
+  for (std::int64_t i = 0; i < d; ++i)
+    for (std::int64_t j = 0; j < d; ++j) out.vectors(i, j) = a(i, d - 1 - j);
+  fix_column_signs(out.vectors.view());
+  return out;
+}
+
+template <class U>
+Matrix<U> converted(ConstMatrixView<double> m) {
+  auto out = Matrix<U>::uninitialized(m.rows(), m.cols());
+  for (std::int64_t i = 0; i < m.rows(); ++i)
+    for (std::int64_t j = 0; j < m.cols(); ++j) out(i, j) = static_cast<U>(m(i, j));
+  return out;
+}
+
+// out (n × k) = (x − μ)·op(B): rows centred in double into a bounded scratch panel of
+// type T, then one gemm per panel. Accuracy does not depend on the data's offset.
+template <class T>
+void centred_product(ConstMatrixView<T> x, std::span<const double> mean, ConstMatrixView<T> b, Op op_b,
+                     MatrixView<T> out) {
+  const std::int64_t n = x.rows(), d = x.cols();
+  const std::int64_t rows = block_rows_for(d, 1 << 19);
+  auto scratch = Matrix<T>::uninitialized(std::min(rows, std::max<std::int64_t>(n, 1)), d);
+  for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
+    const std::int64_t nr = std::min(rows, n - r0);
+    auto panel = scratch.row_block(0, nr);
+    centre_into<T, T>(x.row_block(r0, nr), mean, panel);
+    linalg::gemm<T>(Op::none, op_b, T(1), panel, b, T(0), out.row_block(r0, nr));
+  }
+}
+
+// out (n × d) = y·B + μ.
+template <class T>
+void product_plus_mean(ConstMatrixView<T> y, ConstMatrixView<T> b, std::span<const double> mean,
+                       MatrixView<T> out) {
+  linalg::gemm<T>(Op::none, Op::none, T(1), y, b, T(0), out);
+  const std::int64_t n = out.rows(), d = out.cols();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    T* o = out.row(i);
+    for (std::int64_t j = 0; j < d; ++j)
+      o[j] = static_cast<T>(static_cast<double>(o[j]) + mean[static_cast<std::size_t>(j)]);
+  }
+}
+
+template <class T>
+void normalize_rows(MatrixView<T> y) {
+  const std::int64_t n = y.rows(), k = y.cols();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) {
+    T* row = y.row(i);
+    double s = 0;
+    for (std::int64_t j = 0; j < k; ++j) s += static_cast<double>(row[j]) * static_cast<double>(row[j]);
+    if (s > 0) {
+      const double inv = 1.0 / std::sqrt(s);
+      for (std::int64_t j = 0; j < k; ++j) row[j] = static_cast<T>(static_cast<double>(row[j]) * inv);
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Moments
+
+Moments::Moments(std::int64_t dim, ScatterPrecision precision)
+    : dim_(dim), precision_(precision) {
+  LOWDIM_CHECK(dim >= 1, "moments: the dimension must be positive, not {}", dim);
+  shift_.assign(static_cast<std::size_t>(dim), 0.0);
+  offset_.assign(static_cast<std::size_t>(dim), 0.0);
+  mean_.assign(static_cast<std::size_t>(dim), 0.0);
+  scatter_ = Matrix<double>(dim, dim);
+}
+
+Moments Moments::clone() const {
+  Moments m;
+  m.dim_ = dim_;
+  m.count_ = count_;
+  m.precision_ = precision_;
+  m.shift_ = shift_;
+  m.offset_ = offset_;
+  m.mean_ = mean_;
+  m.scatter_ = scatter_.clone();
+  return m;
+}
+
+void Moments::refresh_mean() {
+  for (std::size_t j = 0; j < mean_.size(); ++j) mean_[j] = shift_[j] + offset_[j];
+}
+
+template <class T>
+void Moments::update(ConstMatrixView<T> batch) {
+  LOWDIM_CHECK(dim_ >= 1, "moments: update on moments constructed without a dimension");
+  LOWDIM_CHECK_SHAPE(batch.cols() == dim_, "moments: the batch has {} columns, the moments are of dimension {}",
+                     batch.cols(), dim_);
+  if (batch.rows() == 0) return;
+  check_finite<T>(batch, "moments: update");
+  const std::int64_t n = batch.rows(), d = dim_;
+  // The first row ever seen is the shift: every later mean is stored relative to it.
+  if (count_ == 0)
+    for (std::int64_t j = 0; j < d; ++j) shift_[static_cast<std::size_t>(j)] = static_cast<double>(batch(0, j));
+  const std::vector<double> offset_b = batch_mean(batch, shift_);
+  // The batch's own scatter, accumulated panel by panel on the batch mean.
+  Matrix<double> s(d, d);
+  const bool float_blocks = std::is_same_v<T, float> && precision_ == ScatterPrecision::block_float;
+  if (float_blocks) {
+    // 2048-row float panels: float syrk's rounding grows with the panel height
+    // (docs/whitening.md measures the trade-off); each panel is added in double.
+    const std::int64_t rows = std::min<std::int64_t>(2048, n);
+    auto panel = Matrix<float>::uninitialized(rows, d);
+    Matrix<float> sf(d, d);
+    for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
+      const std::int64_t nr = std::min(rows, n - r0);
+      auto p = panel.row_block(0, nr);
+      centre_into<T, float>(batch.row_block(r0, nr), shift_, offset_b, p);
+      linalg::syrk<float>(Op::transpose, 1.0f, p, 0.0f, sf.view());
+      for (std::int64_t i = 0; i < d; ++i)
+        for (std::int64_t j = 0; j < d; ++j) s(i, j) += static_cast<double>(sf(i, j));
+    }
+  } else {
+    const std::int64_t rows = std::min(block_rows_for(d, 1 << 20), n);
+    auto panel = Matrix<double>::uninitialized(rows, d);
+    for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
+      const std::int64_t nr = std::min(rows, n - r0);
+      auto p = panel.row_block(0, nr);
+      centre_into<T, double>(batch.row_block(r0, nr), shift_, offset_b, p);
+      linalg::syrk<double>(Op::transpose, 1.0, p, 1.0, s.view());
+    }
+  }
+  std::vector<double> delta(static_cast<std::size_t>(d));
+  for (std::size_t j = 0; j < delta.size(); ++j) delta[j] = offset_b[j] - offset_[j];
+  if (count_ == 0) {
+    count_ = n;
+    offset_ = offset_b;
+    scatter_ = std::move(s);
+  } else {
+    chan_merge(count_, offset_, scatter_.view(), n, delta, s.cview());
+  }
+  refresh_mean();
+}
+
+void Moments::merge(const Moments& other) {
+  LOWDIM_CHECK_SHAPE(other.dim_ == dim_, "moments: cannot merge moments of dimension {} into moments of dimension {}",
+                     other.dim_, dim_);
+  if (other.count_ == 0) return;
+  if (count_ == 0) {
+    count_ = other.count_;
+    shift_ = other.shift_;
+    offset_ = other.offset_;
+    mean_ = other.mean_;
+    scatter_ = other.scatter_.clone();
+    return;
+  }
+  // δ = μb − μa = (shift_b − shift_a) + (offset_b − offset_a): both differences are of
+  // nearby numbers, so δ keeps its relative accuracy however far the data sit from 0.
+  std::vector<double> delta(static_cast<std::size_t>(dim_));
+  for (std::size_t j = 0; j < delta.size(); ++j)
+    delta[j] = (other.shift_[j] - shift_[j]) + (other.offset_[j] - offset_[j]);
+  chan_merge(count_, offset_, scatter_.view(), other.count_, delta, other.scatter_.cview());
+  refresh_mean();
+}
+
+Moments Moments::merged(const Moments& a, const Moments& b) {
+  Moments m = a.clone();
+  m.merge(b);
+  return m;
+}
+
+Matrix<double> Moments::covariance(std::int64_t ddof) const {
+  LOWDIM_CHECK(ddof >= 0, "moments: ddof must be non-negative, not {}", ddof);
+  LOWDIM_CHECK(count_ > ddof, "moments: {} samples are too few for a covariance with ddof = {} (need at least {})",
+               count_, ddof, ddof + 1);
+  auto c = Matrix<double>::uninitialized(dim_, dim_);
+  const double scale = 1.0 / static_cast<double>(count_ - ddof);
+  for (std::int64_t i = 0; i < dim_; ++i)
+    for (std::int64_t j = 0; j < dim_; ++j) c(i, j) = scatter_(i, j) * scale;
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PCA
+
+void Pca::prepare_float_copies() { components_f_ = converted<float>(components_.cview()); }
+
+Pca Pca::fit(const Moments& moments, const PcaOptions& options) {
+  const std::int64_t n = moments.count(), d = moments.dim();
+  LOWDIM_CHECK(options.solver == PcaSolver::exact,
+               "pca: the randomized solver sketches the data itself; call Pca::fit(x, options), not fit(moments)");
+  LOWDIM_CHECK(d >= 1, "pca: the moments have no dimension");
+  LOWDIM_CHECK(n >= 2, "pca: {} samples are too few (need at least 2)", n);
+  LOWDIM_CHECK(options.components >= 0, "pca: the number of components must be non-negative, not {}",
+               options.components);
+  LOWDIM_CHECK(options.components <= d, "pca: k = {} components exceed the dimension d = {}", options.components, d);
+  const std::int64_t k = options.components == 0 ? std::min(d, n - 1) : options.components;
+  auto cov = moments.covariance(1);
+  double trace = 0;
+  for (std::int64_t i = 0; i < d; ++i) trace += cov(i, i);
+  auto eig = eigh_descending(std::move(cov));
+  Pca p;
+  p.samples_ = n;
+  p.total_variance_ = trace;
+  p.mean_.assign(moments.mean().begin(), moments.mean().end());
+  p.variance_.resize(static_cast<std::size_t>(k));
+  p.components_ = Matrix<double>::uninitialized(k, d);
+  for (std::int64_t c = 0; c < k; ++c) {
+    // Rounding can leave a zero eigenvalue slightly negative; a variance is ≥ 0.
+    p.variance_[static_cast<std::size_t>(c)] = std::max(0.0, eig.values[static_cast<std::size_t>(c)]);
+    for (std::int64_t j = 0; j < d; ++j) p.components_(c, j) = eig.vectors(j, c);
+  }
+  p.prepare_float_copies();
+  return p;
+}
+
+template <class T>
+Pca Pca::fit(ConstMatrixView<T> x, const PcaOptions& options) {
+  LOWDIM_CHECK(x.cols() >= 1, "pca: the input has no columns");
+  if (options.solver == PcaSolver::randomized) return fit_randomized(x, options);
+  Moments m(x.cols());
+  m.update<T>(x);
+  return fit(m, options);
+}
+
+template <class T>
+Pca Pca::fit_randomized(ConstMatrixView<T> x, const PcaOptions& options) {
+  const std::int64_t n = x.rows(), d = x.cols(), k = options.components;
+  LOWDIM_CHECK(n >= 2, "pca: {} samples are too few (need at least 2)", n);
+  LOWDIM_CHECK(k >= 1, "pca: the randomized solver needs the number of components k >= 1, not {}", k);
+  LOWDIM_CHECK(k <= std::min(d, n - 1), "pca: k = {} components exceed min(d, n - 1) = {}", k, std::min(d, n - 1));
+  const std::int64_t sketch_size =
+      options.sketch_size == 0 ? std::min({n, d, 4 * k + 10}) : options.sketch_size;
+  LOWDIM_CHECK(sketch_size >= k && sketch_size <= std::min(n, d),
+               "pca: sketch_size {} must be in [k, min(n, d)] = [{}, {}]", sketch_size, k, std::min(n, d));
+  check_finite<T>(x, "pca: fit");
+  // Pass 1: the mean, summed about the first row (see Moments).
+  std::vector<double> shift(static_cast<std::size_t>(d));
+  for (std::int64_t j = 0; j < d; ++j) shift[static_cast<std::size_t>(j)] = static_cast<double>(x(0, j));
+  const std::vector<double> offset = batch_mean(x, shift);
+  // Pass 2: centred chunks into the single-pass sketch; the total variance on the way.
+  StreamingSketch<T> sketch(n, d, StreamingOptions{.rank = k, .range_size = sketch_size, .seed = options.seed});
+  const std::int64_t rows = block_rows_for(d, 1 << 19);
+  auto chunk = Matrix<T>::uninitialized(std::min(rows, n), d);
+  double total = 0;
+  for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
+    const std::int64_t nr = std::min(rows, n - r0);
+    auto c = chunk.row_block(0, nr);
+    centre_into<T, T>(x.row_block(r0, nr), shift, offset, c);
+    for (std::int64_t i = 0; i < nr; ++i)
+      for (std::int64_t j = 0; j < d; ++j) total += static_cast<double>(c(i, j)) * static_cast<double>(c(i, j));
+    sketch.append(c);
+  }
+  const SvdResult<T> svd = sketch.finalize();
+  Pca p;
+  p.samples_ = n;
+  p.total_variance_ = total / static_cast<double>(n - 1);
+  p.mean_.resize(static_cast<std::size_t>(d));
+  for (std::size_t j = 0; j < p.mean_.size(); ++j) p.mean_[j] = shift[j] + offset[j];
+  p.variance_.resize(static_cast<std::size_t>(k));
+  p.components_ = Matrix<double>::uninitialized(d, k);  // columns first, for the sign rule
+  for (std::int64_t c = 0; c < k; ++c) {
+    const double sv = static_cast<double>(svd.s[static_cast<std::size_t>(c)]);
+    p.variance_[static_cast<std::size_t>(c)] = sv * sv / static_cast<double>(n - 1);
+    for (std::int64_t j = 0; j < d; ++j) p.components_(j, c) = static_cast<double>(svd.vt(c, j));
+  }
+  fix_column_signs(p.components_.view());  // the PCA convention is on the components, not on U
+  auto rows_k = Matrix<double>::uninitialized(k, d);
+  linalg::transpose<double>(p.components_.cview(), rows_k.view());
+  p.components_ = std::move(rows_k);
+  p.prepare_float_copies();
+  return p;
+}
+
+std::vector<double> Pca::explained_variance_ratio() const {
+  std::vector<double> r(variance_.size());
+  for (std::size_t i = 0; i < r.size(); ++i) r[i] = total_variance_ > 0 ? variance_[i] / total_variance_ : 0.0;
+  return r;
+}
+
+std::vector<double> Pca::singular_values() const {
+  std::vector<double> s(variance_.size());
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = std::sqrt(variance_[i] * static_cast<double>(samples_ - 1));
+  return s;
+}
+
+template <class T>
+void Pca::transform(ConstMatrixView<T> x, MatrixView<T> out) const {
+  LOWDIM_CHECK(!components_.empty(), "pca: transform before fit");
+  LOWDIM_CHECK_SHAPE(x.cols() == dim() && out.rows() == x.rows() && out.cols() == components_count(),
+                     "pca: transform takes n x {} to n x {}; got input {} x {}, output {} x {}", dim(),
+                     components_count(), x.rows(), x.cols(), out.rows(), out.cols());
+  check_finite<T>(x, "pca: transform");
+  if constexpr (std::is_same_v<T, float>) {
+    centred_product<float>(x, mean_, components_f_.cview(), Op::transpose, out);
+  } else {
+    centred_product<double>(x, mean_, components_.cview(), Op::transpose, out);
+  }
+}
+
+template <class T>
+Matrix<T> Pca::transform(ConstMatrixView<T> x) const {
+  auto out = Matrix<T>::uninitialized(x.rows(), components_count());
+  transform<T>(x, out.view());
+  return out;
+}
+
+template <class T>
+void Pca::inverse_transform(ConstMatrixView<T> y, MatrixView<T> out) const {
+  LOWDIM_CHECK(!components_.empty(), "pca: inverse_transform before fit");
+  LOWDIM_CHECK_SHAPE(y.cols() == components_count() && out.rows() == y.rows() && out.cols() == dim(),
+                     "pca: inverse_transform takes n x {} to n x {}; got input {} x {}, output {} x {}",
+                     components_count(), dim(), y.rows(), y.cols(), out.rows(), out.cols());
+  check_finite<T>(y, "pca: inverse_transform");
+  if constexpr (std::is_same_v<T, float>) {
+    product_plus_mean<float>(y, components_f_.cview(), mean_, out);
+  } else {
+    product_plus_mean<double>(y, components_.cview(), mean_, out);
+  }
+}
+
+template <class T>
+Matrix<T> Pca::inverse_transform(ConstMatrixView<T> y) const {
+  auto out = Matrix<T>::uninitialized(y.rows(), dim());
+  inverse_transform<T>(y, out.view());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whitening
+
+const char* to_string(WhiteningKind kind) noexcept {
+  switch (kind) {
+    case WhiteningKind::pca: return "pca";
+    case WhiteningKind::zca: return "zca";
+    case WhiteningKind::cholesky: return "cholesky";
+    case WhiteningKind::zca_cor: return "zca-cor";
+    case WhiteningKind::pca_cor: return "pca-cor";
+  }
+  return "unknown";
+}
+
+WhiteningKind parse_whitening_kind(std::string_view name) {
+  for (auto k : {WhiteningKind::pca, WhiteningKind::zca, WhiteningKind::cholesky, WhiteningKind::zca_cor,
+                 WhiteningKind::pca_cor})
+    if (name == to_string(k)) return k;
+  LOWDIM_THROW(invalid_argument, "whitening: unknown kind '{}' (valid: pca, zca, cholesky, zca-cor, pca-cor)", name);
+}
+
+void Whitening::prepare_float_copies() {
+  w_f_ = converted<float>(w_.cview());
+  m_f_ = converted<float>(m_.cview());
+}
+
+namespace {
+
+bool is_pca_kind(WhiteningKind k) { return k == WhiteningKind::pca || k == WhiteningKind::pca_cor; }
+bool is_cor_kind(WhiteningKind k) { return k == WhiteningKind::zca_cor || k == WhiteningKind::pca_cor; }
+
+// Refuses to invert an eigenvalue that is numerically zero: the eigensolver's own
+// rounding is about d·eps·λ_max, so anything at or below it carries no information.
+void check_invertible(const std::vector<double>& values, std::int64_t used, double raw_max, WhiteningKind kind,
+                      const char* matrix_name) {
+  const auto d = static_cast<double>(values.size());
+  const double floor = d * kEps * std::max(raw_max, 0.0);
+  for (std::int64_t i = used - 1; i >= 0; --i) {  // smallest used first
+    const double v = values[static_cast<std::size_t>(i)];
+    if (!(v > floor) || !std::isfinite(v)) {
+      LOWDIM_THROW(numerical_error,
+                   "whitening ({}): eigenvalue {} of {} of the {} is {:.3g} (largest {:.3g}), numerically zero: "
+                   "the data have a zero-variance direction; set epsilon > 0 or a rank_tolerance{}",
+                   to_string(kind), i + 1, values.size(), matrix_name, v, raw_max,
+                   is_pca_kind(kind) ? ", or keep fewer components" : "");
+    }
+  }
+}
+
+}  // namespace
+
+Whitening Whitening::fit(const Moments& moments, const WhiteningOptions& options) {
+  const std::int64_t n = moments.count(), d = moments.dim();
+  const WhiteningKind kind = options.kind;
+  const char* name = to_string(kind);
+  LOWDIM_CHECK(d >= 1, "whitening: the moments have no dimension");
+  LOWDIM_CHECK(options.ddof >= 0, "whitening: ddof must be non-negative, not {}", options.ddof);
+  LOWDIM_CHECK(n > options.ddof && n >= 2, "whitening: {} samples are too few to estimate a covariance (need at least {})",
+               n, std::max<std::int64_t>(2, options.ddof + 1));
+  LOWDIM_CHECK(std::isfinite(options.epsilon) && options.epsilon >= 0,
+               "whitening: epsilon must be finite and non-negative, not {}", options.epsilon);
+  LOWDIM_CHECK(options.rank_tolerance >= 0 && options.rank_tolerance < 1,
+               "whitening: rank_tolerance must be in [0, 1), not {}", options.rank_tolerance);
+  LOWDIM_CHECK(options.components >= 0, "whitening: k must be non-negative, not {}", options.components);
+  LOWDIM_CHECK(options.components <= d, "whitening: k = {} exceeds the dimension d = {}", options.components, d);
+  LOWDIM_CHECK(is_pca_kind(kind) || options.components == 0 || options.components == d,
+               "whitening: {} whitening keeps all d = {} dimensions; k = {} is only allowed for pca and pca-cor", name,
+               d, options.components);
+  LOWDIM_CHECK(kind != WhiteningKind::cholesky || options.rank_tolerance == 0,
+               "whitening: cholesky whitening needs a full-rank covariance, so rank_tolerance ({}) does not apply; "
+               "use epsilon",
+               options.rank_tolerance);
+  const double eps = options.epsilon;
+
+  Matrix<double> a = moments.covariance(options.ddof);
+  // -cor kinds: standardise by s_j = √(σ_jj + ε) and work on the correlation P.
+  std::vector<double> scale(static_cast<std::size_t>(d), 1.0);
+  if (is_cor_kind(kind)) {
+    for (std::int64_t j = 0; j < d; ++j) {
+      const double v = a(j, j) + eps;
+      if (!(v > 0))
+        LOWDIM_THROW(numerical_error,
+                     "whitening ({}): variable {} has zero variance, so the correlation is undefined; set epsilon > 0",
+                     name, j);
+      scale[static_cast<std::size_t>(j)] = std::sqrt(v);
+    }
+    for (std::int64_t i = 0; i < d; ++i)
+      for (std::int64_t j = 0; j < d; ++j)
+        a(i, j) /= scale[static_cast<std::size_t>(i)] * scale[static_cast<std::size_t>(j)];
+  }
+  const char* matrix_name = is_cor_kind(kind) ? "correlation" : "covariance";
+  Matrix<double> cov_copy = kind == WhiteningKind::cholesky ? a.clone() : Matrix<double>();
+  auto eig = eigh_descending(std::move(a));
+  const double raw_max = eig.values.front();
+  for (auto& v : eig.values) v += eps;
+
+  Whitening w;
+  w.options_ = options;
+  w.samples_ = n;
+  w.mean_.assign(moments.mean().begin(), moments.mean().end());
+  w.eigenvalues_ = eig.values;
+
+  // Rank kept by the relative cut-off (eigenvalues are descending, so it is a prefix).
+  std::int64_t rank = d;
+  if (options.rank_tolerance > 0) {
+    const double cut = options.rank_tolerance * eig.values.front();
+    rank = 0;
+    while (rank < d && eig.values[static_cast<std::size_t>(rank)] > cut) ++rank;
+    LOWDIM_CHECK(rank >= 1, "whitening ({}): rank_tolerance {} leaves no direction (largest eigenvalue {:.3g})", name,
+                 options.rank_tolerance, eig.values.front());
+  }
+  const auto& u = eig.vectors;
+  const auto& lam = eig.values;
+  const auto sqrt_lam = [&](std::int64_t i) { return std::sqrt(lam[static_cast<std::size_t>(i)]); };
+
+  switch (kind) {
+    case WhiteningKind::pca:
+    case WhiteningKind::pca_cor: {
+      const std::int64_t k = std::min(options.components == 0 ? d : options.components, rank);
+      check_invertible(lam, k, raw_max, kind, matrix_name);
+      w.w_ = Matrix<double>::uninitialized(d, k);
+      w.m_ = Matrix<double>::uninitialized(k, d);
+      for (std::int64_t i = 0; i < d; ++i) {
+        const double s = scale[static_cast<std::size_t>(i)];
+        for (std::int64_t c = 0; c < k; ++c) {
+          w.w_(i, c) = u(i, c) / (sqrt_lam(c) * s);
+          w.m_(c, i) = u(i, c) * sqrt_lam(c) * s;
+        }
+      }
+      break;
+    }
+    case WhiteningKind::zca:
+    case WhiteningKind::zca_cor: {
+      check_invertible(lam, rank, raw_max, kind, matrix_name);
+      // W = V^{-1/2}·U_r·Λ_r^{-1/2}·U_rᵀ and M = U_r·Λ_r^{1/2}·U_rᵀ·V^{1/2}.
+      auto left = Matrix<double>::uninitialized(d, rank), right = Matrix<double>::uninitialized(d, rank);
+      for (std::int64_t i = 0; i < d; ++i)
+        for (std::int64_t c = 0; c < rank; ++c) {
+          left(i, c) = u(i, c) / sqrt_lam(c);
+          right(i, c) = u(i, c) * sqrt_lam(c);
+        }
+      auto ur = u.block(0, 0, d, rank);
+      w.w_ = Matrix<double>(d, d);
+      w.m_ = Matrix<double>(d, d);
+      linalg::gemm<double>(Op::none, Op::transpose, 1.0, left.cview(), ur, 0.0, w.w_.view());
+      linalg::gemm<double>(Op::none, Op::transpose, 1.0, right.cview(), ur, 0.0, w.m_.view());
+      for (std::int64_t i = 0; i < d; ++i) {
+        const double s = scale[static_cast<std::size_t>(i)];
+        for (std::int64_t j = 0; j < d; ++j) {
+          w.w_(i, j) /= s;
+          w.m_(j, i) *= s;
+        }
+      }
+      if (kind == WhiteningKind::zca) {  // exactly symmetric, not just to rounding
+        for (std::int64_t i = 0; i < d; ++i)
+          for (std::int64_t j = 0; j < i; ++j) {
+            w.w_(i, j) = w.w_(j, i) = 0.5 * (w.w_(i, j) + w.w_(j, i));
+            w.m_(i, j) = w.m_(j, i) = 0.5 * (w.m_(i, j) + w.m_(j, i));
+          }
+      }
+      break;
+    }
+    case WhiteningKind::cholesky: {
+      check_invertible(lam, d, raw_max, kind, matrix_name);
+      // L with L·Lᵀ = (Σ + εI)⁻¹, lower triangular, without forming the inverse:
+      // with J the reversal, J(Σ+εI)J = R·Rᵀ gives L = J·R⁻ᵀ·J and L⁻¹ = J·Rᵀ·J.
+      auto rev = Matrix<double>::uninitialized(d, d);
+      for (std::int64_t i = 0; i < d; ++i)
+        for (std::int64_t j = 0; j < d; ++j) rev(i, j) = cov_copy(d - 1 - i, d - 1 - j) + (i == j ? eps : 0.0);
+      linalg::cholesky<double>(rev.view());
+      Matrix<double> rinv(d, d);
+      for (std::int64_t i = 0; i < d; ++i) rinv(i, i) = 1.0;
+      linalg::trsm<double>(Side::left, Triangle::lower, Op::none, 1.0, rev.cview(), rinv.view());
+      w.w_ = Matrix<double>(d, d);
+      w.m_ = Matrix<double>(d, d);
+      for (std::int64_t i = 0; i < d; ++i)
+        for (std::int64_t j = 0; j <= i; ++j) {
+          w.w_(i, j) = rinv(d - 1 - j, d - 1 - i);
+          w.m_(i, j) = rev(d - 1 - j, d - 1 - i);
+        }
+      break;
+    }
+  }
+  w.prepare_float_copies();
+  return w;
+}
+
+template <class T>
+Whitening Whitening::fit(ConstMatrixView<T> x, const WhiteningOptions& options) {
+  LOWDIM_CHECK(x.cols() >= 1, "whitening: the input has no columns");
+  Moments m(x.cols());
+  m.update<T>(x);
+  return fit(m, options);
+}
+
+template <class T>
+void Whitening::transform(ConstMatrixView<T> x, MatrixView<T> out) const {
+  LOWDIM_CHECK(!w_.empty(), "whitening: transform before fit");
+  LOWDIM_CHECK_SHAPE(x.cols() == dim() && out.rows() == x.rows() && out.cols() == output_dim(),
+                     "whitening: transform takes n x {} to n x {}; got input {} x {}, output {} x {}", dim(),
+                     output_dim(), x.rows(), x.cols(), out.rows(), out.cols());
+  check_finite<T>(x, "whitening: transform");
+  if constexpr (std::is_same_v<T, float>) {
+    centred_product<float>(x, mean_, w_f_.cview(), Op::none, out);
+  } else {
+    centred_product<double>(x, mean_, w_.cview(), Op::none, out);
+  }
+  if (options_.normalize) normalize_rows<T>(out);
+}
+
+template <class T>
+Matrix<T> Whitening::transform(ConstMatrixView<T> x) const {
+  auto out = Matrix<T>::uninitialized(x.rows(), output_dim());
+  transform<T>(x, out.view());
+  return out;
+}
+
+template <class T>
+void Whitening::inverse_transform(ConstMatrixView<T> y, MatrixView<T> out) const {
+  LOWDIM_CHECK(!w_.empty(), "whitening: inverse_transform before fit");
+  LOWDIM_CHECK(!options_.normalize,
+               "whitening: inverse_transform is undefined for a model that L2-normalises its output (the norms are lost)");
+  LOWDIM_CHECK_SHAPE(y.cols() == output_dim() && out.rows() == y.rows() && out.cols() == dim(),
+                     "whitening: inverse_transform takes n x {} to n x {}; got input {} x {}, output {} x {}",
+                     output_dim(), dim(), y.rows(), y.cols(), out.rows(), out.cols());
+  check_finite<T>(y, "whitening: inverse_transform");
+  if constexpr (std::is_same_v<T, float>) {
+    product_plus_mean<float>(y, m_f_.cview(), mean_, out);
+  } else {
+    product_plus_mean<double>(y, m_.cview(), mean_, out);
+  }
+}
+
+template <class T>
+Matrix<T> Whitening::inverse_transform(ConstMatrixView<T> y) const {
+  auto out = Matrix<T>::uninitialized(y.rows(), dim());
+  inverse_transform<T>(y, out.view());
+  return out;
+}
+
+template <class T>
+Whitening fit_bert_whitening(ConstMatrixView<T> x, const BertWhiteningOptions& options) {
+  LOWDIM_CHECK(x.cols() >= 1, "bert_whitening: the input has no columns");
+  LOWDIM_CHECK(options.components >= 1 && options.components <= x.cols(),
+               "bert_whitening: k = {} must be in [1, d = {}]", options.components, x.cols());
+  Moments m(x.cols(), options.precision);
+  m.update<T>(x);
+  WhiteningOptions w;
+  w.kind = WhiteningKind::pca;
+  w.components = options.components;
+  w.normalize = options.normalize;
+  return Whitening::fit(m, w);
+}
+
+#define LOWDIM_INSTANTIATE(T)                                                                        \
+  template LOWDIM_API void Moments::update<T>(ConstMatrixView<T>);                                   \
+  template LOWDIM_API Pca Pca::fit<T>(ConstMatrixView<T>, const PcaOptions&);                        \
+  template Pca Pca::fit_randomized<T>(ConstMatrixView<T>, const PcaOptions&);                          \
+  template LOWDIM_API void Pca::transform<T>(ConstMatrixView<T>, MatrixView<T>) const;               \
+  template LOWDIM_API Matrix<T> Pca::transform<T>(ConstMatrixView<T>) const;                         \
+  template LOWDIM_API void Pca::inverse_transform<T>(ConstMatrixView<T>, MatrixView<T>) const;       \
+  template LOWDIM_API Matrix<T> Pca::inverse_transform<T>(ConstMatrixView<T>) const;                 \
+  template LOWDIM_API Whitening Whitening::fit<T>(ConstMatrixView<T>, const WhiteningOptions&);      \
+  template LOWDIM_API void Whitening::transform<T>(ConstMatrixView<T>, MatrixView<T>) const;         \
+  template LOWDIM_API Matrix<T> Whitening::transform<T>(ConstMatrixView<T>) const;                   \
+  template LOWDIM_API void Whitening::inverse_transform<T>(ConstMatrixView<T>, MatrixView<T>) const; \
+  template LOWDIM_API Matrix<T> Whitening::inverse_transform<T>(ConstMatrixView<T>) const;           \
+  template LOWDIM_API Whitening fit_bert_whitening<T>(ConstMatrixView<T>, const BertWhiteningOptions&);
+LOWDIM_INSTANTIATE(float)
+LOWDIM_INSTANTIATE(double)
+#undef LOWDIM_INSTANTIATE
+
+}  // namespace lowdim
