@@ -66,8 +66,13 @@ whiten_cli(fit_zca_cor 0 "zca-cor whitening of 10000 x 784 -> 784 dimensions, L2
        --model ${_d}/zcacor.ldm)
 
 # PCA: the projection, the components and the variance table.
-whiten_cli(pca 0 "pca: 10000 x 784 -> 20 components.*cumulative" SETS whiten_components
+whiten_cli(pca 0 "pca \\(exact\\): 10000 x 784 -> 20 components.*cumulative" SETS whiten_components
   ARGS pca --input ${_whiten_images} --k 20 --output ${_d}/p20.npy --components ${_d}/c20.npy)
+# The randomized solver runs from the CLI (its accuracy is tested in whitening_test.cpp).
+whiten_cli(pca_randomized 0 "pca \\(randomized\\): 10000 x 784 -> 3 components.*output: "
+  ARGS pca --input ${_whiten_images} --k 3 --solver randomized --seed 5 --output ${_d}/r3.npy)
+whiten_cli(bad_solver 1 "pca: --solver must be exact or randomized, not 'fast'"
+  ARGS pca --input ${_whiten_images} --k 3 --solver fast --output ${_d}/never.npy)
 # 20 components as 20 samples in 784 dimensions: rank 19, so ZCA must refuse, naming the eigenvalue...
 whiten_cli(zero_variance 1 "eigenvalue 784 of 784 of the covariance .* numerically zero" REQUIRES whiten_components
   ARGS whiten fit --input ${_d}/c20.npy --kind zca --model ${_d}/never.ldm)

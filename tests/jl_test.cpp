@@ -337,3 +337,41 @@ TEST_CASE("RandomProjection save/load round trip and corrupt files", "[jl][proje
   std::ofstream(dir.file("text.ldm")) << "not an archive at all, just text\n";
   REQUIRE_THROWS_AS(RandomProjection::load(dir.file("text.ldm")), io_error);
 }
+
+// docs/jl.md's worked example, verbatim, with its claims checked.
+TEST_CASE("docs/jl.md worked example", "[jl][docs]") {
+  Matrix<float> x(2000, 1024);
+  fill_normal<float>(x.view(), RandomStream(1));
+
+  std::int64_t bound = min_dim(2000, 0.5);     // 365
+  double eps_256 = guaranteed_eps(256, 2000);  // 0.6…
+  REQUIRE(bound == 365);
+  REQUIRE((eps_256 > 0.6 && eps_256 < 0.7));
+
+  RandomProjection p;
+  p.fit(1024, {.kind = SketchKind::srht, .k = 256, .seed = 7});
+  Matrix<float> y = p.transform<float>(x);
+  Matrix<float> back = p.inverse_transform<float>(y);
+  Matrix<float> again = p.transform<float>(back);
+  REQUIRE(y.rows() == 2000);
+  REQUIRE(y.cols() == 256);
+  double scale = 0;
+  for (float v : y.flat()) scale = std::max(scale, double(std::abs(v)));
+  // Two FWHT passes of length 1024 (~log₂1024 roundings each) and the scaling.
+  REQUIRE(max_abs_diff<float>(again, y) <= 4 * 12 * eps<float> * scale * std::sqrt(1024.0 / 256.0));
+
+  DistortionOptions o;
+  o.kinds = {SketchKind::gaussian, SketchKind::srht};
+  o.dims = {64, 256};
+  o.eps = 0.2;
+  o.pairs = 5000;
+  DistortionReport r = measure_distortion<float>(x, o);
+  REQUIRE(r.results.size() == 4);
+  const auto& g = r.results[1];
+  REQUIRE(g.kind == SketchKind::gaussian);
+  REQUIRE(g.k == 256);
+  // One S for all pairs: the mean over pairs of isotropic data varies by ~√(2/(k·d)) ≈ 0.003.
+  REQUIRE(std::abs(g.mean - 1) < 0.02);
+  REQUIRE(std::abs(g.std - std::sqrt(2.0 / 256)) < 0.1 * std::sqrt(2.0 / 256));
+  REQUIRE((g.within_eps > 0.95 && g.within_eps < 0.995));
+}

@@ -571,15 +571,18 @@ TEMPLATE_TEST_CASE("randomized pca (single-pass sketch of the implicitly centred
   for (std::int64_t j = 0; j < d; ++j)
     CHECK(std::abs(fast.mean()[static_cast<std::size_t>(j)] - exact.mean()[static_cast<std::size_t>(j)]) <=
           64 * eps<TestType> * 1060);
-  // Bit-identical on 1, 2 and 4 threads.
+  // The same on 1, 2 and 4 threads.
   std::vector<Matrix<double>> runs;
   for (int threads : {1, 2, 4})
     with_threads(threads, [&] {
       runs.push_back(Matrix<double>::copy_of(
           Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .seed = 3}).components()));
     });
-  CHECK(bit_identical(runs[0].cview(), runs[1].cview()));
-  CHECK(bit_identical(runs[0].cview(), runs[2].cview()));
+  // The sketch is bit-identical on any thread count; the Rayleigh–Ritz product X·Vᵀ (a gemm
+  // with only k' columns) is not, because OpenBLAS's partition of a narrow gemm changes the
+  // order of a few sums with the thread count (measured: last-bit differences). So: rounding.
+  CHECK(max_abs_diff<double>(runs[0].cview(), runs[1].cview()) <= 1e3 * eps<TestType>);
+  CHECK(max_abs_diff<double>(runs[0].cview(), runs[2].cview()) <= 1e3 * eps<TestType>);
   REQUIRE_THROWS_WITH(Pca::fit(Moments(3), {.components = 1, .solver = PcaSolver::randomized}),
                       Catch::Contains("pca: the randomized solver sketches the data itself"));
   REQUIRE_THROWS_WITH(Pca::fit<TestType>(x.cview(), {.solver = PcaSolver::randomized}),
@@ -587,10 +590,13 @@ TEMPLATE_TEST_CASE("randomized pca (single-pass sketch of the implicitly centred
   REQUIRE_THROWS_WITH(
       Pca::fit<TestType>(x.cview(), {.components = 5, .solver = PcaSolver::randomized, .sketch_size = 4}),
       Catch::Contains("pca: sketch_size 4 must be in [k, min(n, d)] = [5, 60]"));
-  // A small sketch on the same data: the single-pass estimate degrades with the tail it misses
-  // (0.5^7 of the top at k' = 7): still the right subspace to ~1e-2.
+  // A small sketch on the same data: the subspace degrades with the tail it misses (0.5^7 of the
+  // top at k' = 7), and Rayleigh–Ritz variances can only fall short of the exact ones.
   auto coarse = Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .sketch_size = 7});
   CHECK(std::abs(coarse.explained_variance()[0] - exact.explained_variance()[0]) <= 1e-2 * exact.explained_variance()[0]);
+  for (std::int64_t c = 0; c < k; ++c)
+    CHECK(coarse.explained_variance()[static_cast<std::size_t>(c)] <=
+          exact.explained_variance()[static_cast<std::size_t>(c)] * (1 + 1e3 * eps<TestType>));
 }
 
 TEST_CASE("pca reports bad arguments", "[whitening][pca][errors]") {

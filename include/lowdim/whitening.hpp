@@ -84,11 +84,13 @@ class LOWDIM_API Moments {
 enum class PcaSolver {
   /// eigh of the d × d covariance from the moments: cost n·d² + d³, exact to rounding.
   exact,
-  /// rsvd's single-pass StreamingSketch of the implicitly centred X: rows are centred in
-  /// bounded chunks as they are fed, never as a centred copy of X. Cost one pass for the
-  /// mean plus O(n·d·(k' + s)) with k' = sketch_size, s = 2k' + 1 (both capped at d), and
-  /// O(n·k') memory; accurate when the spectrum has decayed by k' (docs/whitening.md), and
-  /// cheaper than exact only when k' + s ≪ d. Needs the data (fit(x)), not moments.
+  /// rsvd's single-pass StreamingSketch of the implicitly centred X gives a k'-dimensional
+  /// subspace V, then one more pass takes the exact eigenpairs of the covariance within it
+  /// (Rayleigh–Ritz). Rows are centred in bounded chunks as they are fed, never as a centred
+  /// copy of X. Three passes: the mean, O(n·d·(k' + s)) with k' = sketch_size, s = 2k' + 1
+  /// (capped at d), and 2·n·d·k'; O(n·k') memory. Variances never exceed the exact ones;
+  /// accurate when the spectrum has decayed by k' (docs/whitening.md). Needs the data
+  /// (fit(x)), not moments.
   randomized,
 };
 

@@ -226,7 +226,9 @@ void run(const JlArgs& args, const std::vector<SketchKind>& kinds, const std::ve
     file.commit();
   }
   if (!args.plot.empty()) {
-    JlPlotInfo plot{.input_name = std::filesystem::path(args.input).filename().string(), .target_fraction = args.target};
+    JlPlotInfo plot{.input_name = std::filesystem::path(args.input).filename().string(),
+                    .target_fraction = args.target,
+                    .smallest = {}};
     for (const auto& s : smallest)
       if (s.found) plot.smallest.emplace_back(s.kind, s.found->k);
     write_jl_plot(args.plot, report, plot);
