@@ -46,38 +46,51 @@ void check_rank(std::int64_t rank, std::int64_t m, std::int64_t n, const char* w
   LOWDIM_CHECK(rank <= std::min(m, n), "{}: rank {} exceeds min(rows, cols) = {}", who, rank, std::min(m, n));
 }
 
-// The kind's name (sketch.hpp's to_string lives in the sketch kernels; rsvd only needs it for messages).
-const char* kind_name(SketchKind kind) noexcept {
-  switch (kind) {
-    case SketchKind::gaussian:
-      return "gaussian";
-    case SketchKind::rademacher:
-      return "rademacher";
-    case SketchKind::sparse:
-      return "sparse";
-    case SketchKind::srht:
-      return "srht";
-    case SketchKind::countsketch:
-      return "countsketch";
-  }
-  return "?";
+// The seed of the SketchOperator standing for test matrix (stream, first) of a seed: a
+// splitmix64 mix, so blocks of adaptive QB get independent operators.
+std::uint64_t operator_seed(std::uint64_t seed, std::uint64_t stream, std::uint64_t first) noexcept {
+  std::uint64_t z = seed ^ (stream * 0x9E3779B97F4A7C15ULL) ^ (first * 0xD1B54A32D192ED03ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
 }
 
-// Ω (n × l, raw entries, Y = A·Ω) for the sketch kind; element (r, c) has index first + r·l + c.
+bool generated_here(SketchKind kind) { return kind == SketchKind::gaussian || kind == SketchKind::rademacher; }
+
+// Ω (n × l, raw entries, Y = A·Ω). gaussian / rademacher: element (r, c) is number
+// first + r·l + c of RandomStream(seed, stream); the other kinds: Sᵀ of the SketchOperator
+// (kind, n → l, raw entries) whose seed mixes (seed, stream, first).
 template <class T>
-void fill_test_matrix(MatrixView<T> omega, SketchKind kind, const RandomStream& stream, std::uint64_t first,
-                      const char* who) {
+void fill_test_matrix(MatrixView<T> omega, SketchKind kind, std::uint64_t seed, std::uint64_t stream,
+                      std::uint64_t first) {
   switch (kind) {
     case SketchKind::gaussian:
-      fill_normal<T>(omega, stream, first);
+      fill_normal<T>(omega, RandomStream(seed, stream), first);
       return;
     case SketchKind::rademacher:
-      fill_rademacher<T>(omega, stream, first);
+      fill_rademacher<T>(omega, RandomStream(seed, stream), first);
       return;
-    default:
-      LOWDIM_THROW(invalid_argument, "{}: sketch kind {} is not supported as a test matrix (use gaussian or rademacher)",
-                   who, kind_name(kind));
+    default: {
+      const SketchOperator op(kind, omega.rows(), omega.cols(), operator_seed(seed, stream, first),
+                              {.jl_scaling = false});
+      const auto s = op.materialize<T>();
+      linalg::transpose<T>(s.cview(), omega);
+    }
   }
+}
+
+// Y (m × l) = A·Ω for the test matrix of (kind, seed, stream 0 offset 0): a GEMM with the
+// generated Ω, or the SketchOperator's matrix-free apply (srht: O(mn log n); sparse kinds: O(nnz)).
+template <class T>
+void sketch_range(In<T> a, MatrixView<T> y, SketchKind kind, std::uint64_t seed, std::uint64_t stream) {
+  if (generated_here(kind)) {
+    auto omega = Matrix<T>::uninitialized(a.cols(), y.cols());
+    fill_test_matrix<T>(omega.view(), kind, seed, stream, 0);
+    linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), a, omega.view(), T(0), y);
+    return;
+  }
+  const SketchOperator op(kind, a.cols(), y.cols(), operator_seed(seed, stream, 0), {.jl_scaling = false});
+  op.apply<T>(a, y);
 }
 
 template <class T>
@@ -219,12 +232,11 @@ template <class T>
 Matrix<T> range_finder_impl(In<T> a, std::int64_t l, int q, const RsvdOptions& o, std::int64_t& passes,
                             const char* who) {
   const std::int64_t m = a.rows(), n = a.cols();
-  auto omega = Matrix<T>::uninitialized(n, l);
-  fill_test_matrix<T>(omega.view(), o.sketch, RandomStream(o.seed, kStreamRange), 0, who);
+  (void)who;
   auto y = Matrix<T>::uninitialized(m, l);
-  mul<T>(a, omega.view(), y.view());
+  sketch_range<T>(a, y.view(), o.sketch, o.seed, kStreamRange);
   ++passes;
-  Matrix<T>& z = omega;  // n × l, reused
+  auto z = Matrix<T>::uninitialized(n, l);
   for (int i = 0; i < q; ++i) {
     normalize<T>(y.view(), o.normalizer);
     mul_t<T>(a, y.view(), z.view());
@@ -320,8 +332,7 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
   const std::int64_t b = std::min<std::int64_t>(o.block_size == automatic ? 32 : o.block_size, mn);
   std::int64_t iters = o.iterations;
   if (iters == automatic) {
-    const std::int64_t want = o.rank + std::max(o.rank, 3 * b);
-    iters = (want + b - 1) / b;
+    iters = std::max<std::int64_t>(2, (2 * o.rank + b - 1) / b);
   }
   // Krylov dimension, capped by min(m, n); the last block may be narrower.
   const std::int64_t dim = std::min(iters * b, mn);
@@ -336,10 +347,8 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
 
   // Q_1 = orth(A·Ω).
   {
-    auto omega = Matrix<T>::uninitialized(n, b);
-    fill_test_matrix<T>(omega.view(), o.sketch, RandomStream(o.seed, kStreamRange), 0, who);
     auto q1 = q.block(0, 0, m, b);
-    mul<T>(a, omega.view(), q1);
+    sketch_range<T>(a, q1, o.sketch, o.seed, kStreamRange);
     ++passes;
     orthonormalize_against<T>(ConstMatrixView<T>(q.data(), m, 0, dim), q1, o.seed, 0);
   }
@@ -440,8 +449,8 @@ QbResult<T> adaptive_qb(In<T> a, const QbOptions& o) {
     auto b_now = ConstMatrixView<T>(bm.data(), rank, n, n);
     auto sv = small.block(0, 0, rank, w);
     // Y = (A − QB)·Ω_i.
-    fill_test_matrix<T>(zv, o.sketch, RandomStream(o.seed, kStreamQb),
-                        static_cast<std::uint64_t>(block) * static_cast<std::uint64_t>(n * b), who);
+    fill_test_matrix<T>(zv, o.sketch, o.seed, kStreamQb,
+                        static_cast<std::uint64_t>(block) * static_cast<std::uint64_t>(n * b));
     mul<T>(a, zv, yv);
     ++passes;
     linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), b_now, zv, T(0), sv);
@@ -540,6 +549,26 @@ SvdResult<T> qb_svd(In<T> a, const QbOptions& options) {
   return out;
 }
 
+template <class T>
+double projection_error(In<T> a, const SvdResult<T>& r) {
+  const std::int64_t k = static_cast<std::int64_t>(r.s.size());
+  LOWDIM_CHECK_SHAPE(r.u.rows() == a.rows() && r.u.cols() == k && r.vt.rows() == k && r.vt.cols() == a.cols(),
+                     "projection_error: A is {} x {} but U is {} x {}, S has {}, Vt is {} x {}", a.rows(), a.cols(),
+                     r.u.rows(), r.u.cols(), k, r.vt.rows(), r.vt.cols());
+  const linalg::SequentialBlas sequential;
+  const double norm_a = linalg::norm_fro<T>(a);
+  double kept = 0;
+  for (const T x : r.s) kept += static_cast<double>(x) * static_cast<double>(x);
+  const double total = norm_a * norm_a, noise = 100.0 * eps<T> * total;
+  const double diff = total - kept;
+  if (diff >= 1000.0 * noise) return std::sqrt(diff);
+  // Rounding dominates ‖A‖² − Σ s²: measure ‖A − (U·diag(S))·Vt‖ itself.
+  auto us = Matrix<T>::copy_of(r.u.view());
+  for (std::int64_t i = 0; i < us.rows(); ++i)
+    for (std::int64_t j = 0; j < k; ++j) us(i, j) *= r.s[static_cast<std::size_t>(j)];
+  return std::sqrt(residual_squared<T>(a, us.view(), r.vt.view()));
+}
+
 // ---------------------------------------------------------------- symmetric: eigh, Nyström
 
 namespace {
@@ -610,7 +639,7 @@ EigResult<T> nystrom(In<T> a, const RsvdOptions& options) {
   const auto setup = check_rsvd<T>(a, options, who);
   const std::int64_t n = a.rows(), l = setup.l, k = options.rank;
   auto omega = Matrix<T>::uninitialized(n, l);
-  fill_test_matrix<T>(omega.view(), options.sketch, RandomStream(options.seed, kStreamRange), 0, who);
+  fill_test_matrix<T>(omega.view(), options.sketch, options.seed, kStreamRange, 0);
   linalg::qr<T>(omega.view());
   auto y = Matrix<T>::uninitialized(n, l);
   mul<T>(a, omega.view(), y.view());
@@ -792,6 +821,7 @@ SvdResult<T> svd(In<T> a, const SvdOptions& o) {
       k.rank = o.rank;
       k.iterations = o.power_iterations;
       k.block_size = o.block_size;
+      k.sketch = o.sketch;
       k.seed = o.seed;
       return block_krylov_svd<T>(a, k);
     }
@@ -801,6 +831,7 @@ SvdResult<T> svd(In<T> a, const SvdOptions& o) {
       r.rank = o.rank;
       if (o.oversampling != automatic) r.oversampling = o.oversampling;
       r.power_iterations = o.power_iterations;
+      r.sketch = o.sketch;
       r.seed = o.seed;
       return rsvd<T>(a, r);
     }
@@ -810,6 +841,7 @@ SvdResult<T> svd(In<T> a, const SvdOptions& o) {
       if (o.rank > 0) q.max_rank = o.rank;
       if (o.block_size != automatic) q.block_size = o.block_size;
       if (o.power_iterations != automatic) q.power_iterations = o.power_iterations;
+      q.sketch = o.sketch;
       q.seed = o.seed;
       return qb_svd<T>(a, q);
     }
@@ -834,7 +866,8 @@ SvdResult<T> svd(In<T> a, const SvdOptions& o) {
   template LOWDIM_API EigResult<T> randomized_eigh<T>(In<T>, const RsvdOptions&);      \
   template LOWDIM_API EigResult<T> nystrom<T>(In<T>, const RsvdOptions&);              \
   template LOWDIM_API SvdResult<T> single_pass_svd<T>(In<T>, const StreamingOptions&); \
-  template LOWDIM_API SvdResult<T> svd<T>(In<T>, const SvdOptions&);
+  template LOWDIM_API SvdResult<T> svd<T>(In<T>, const SvdOptions&);                 \
+  template LOWDIM_API double projection_error<T>(In<T>, const SvdResult<T>&);
 LOWDIM_INSTANTIATE(float)
 LOWDIM_INSTANTIATE(double)
 #undef LOWDIM_INSTANTIATE

@@ -196,3 +196,50 @@ TEST_CASE("transpose and norm_fro", "[linalg]") {
   for (double v : a.flat()) s += v * v;
   REQUIRE(linalg::norm_fro<double>(a.view()) == Approx(std::sqrt(s)).epsilon(1e-14));
 }
+
+// ---- gemm_reproducible and SequentialBlas (added for the randomized SVD family) ----
+
+TEMPLATE_TEST_CASE("gemm_reproducible equals gemm up to rounding and is bit-identical on 1, 2, 4 threads",
+                   "[linalg][reproducible]", float, double) {
+  using T = TestType;
+  // k = 300 sits where OpenBLAS's threaded and serial drivers split the sum differently.
+  auto big_a = gaussian<T>(1100, 320, 3);
+  auto x = gaussian<T>(300, 40, 4);
+  auto y = gaussian<T>(1000, 40, 5);
+  for (Op oa : {Op::none, Op::transpose}) {
+    auto a = oa == Op::none ? big_a.block(7, 9, 1000, 300) : big_a.block(7, 9, 1000, 300);
+    auto b = oa == Op::none ? x.cview() : y.cview();
+    const std::int64_t rows = oa == Op::none ? 1000 : 300;
+    std::vector<Matrix<T>> out;
+    for (int threads : {1, 2, 4}) {
+      with_threads(threads, [&] {
+        Matrix<T> c(rows, 40);
+        c.view().fill(T(1));
+        linalg::gemm_reproducible<T>(oa, Op::none, T(2), a, b, T(0.5), c.view());
+        out.push_back(std::move(c));
+      });
+    }
+    REQUIRE(max_abs_diff<T>(out[0].view(), out[1].view()) == 0);
+    REQUIRE(max_abs_diff<T>(out[0].view(), out[2].view()) == 0);
+    Matrix<T> ref(rows, 40);
+    ref.view().fill(T(1));
+    linalg::gemm<T>(oa, Op::none, T(2), a, b, T(0.5), ref.view());
+    // Sums of k ≤ 1000 products of N(0, 1) numbers (|C| ~ 2√k): a different order moves
+    // them by a few·k·eps·|C| at most.
+    REQUIRE(max_abs_diff<T>(out[0].view(), ref.view()) <= 4 * 1000 * eps<T> * 2 * std::sqrt(1000.0));
+  }
+  Matrix<T> c(3, 3);
+  REQUIRE_THROWS_WITH(linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), x.view(), y.view(), T(0), c.view()),
+                      Catch::Contains("gemm: op(A) is 300 x 40, op(B) is 1000 x 40, C is 3 x 3"));
+}
+
+TEST_CASE("SequentialBlas holds OpenBLAS single-threaded and restores the count", "[linalg][reproducible]") {
+  with_threads(2, [] {
+    REQUIRE(linalg::blas_info().find("; 2 threads") != std::string::npos);
+    {
+      const linalg::SequentialBlas sequential;
+      REQUIRE(linalg::blas_info().find("; 1 threads") != std::string::npos);
+    }
+    REQUIRE(linalg::blas_info().find("; 2 threads") != std::string::npos);
+  });
+}

@@ -153,6 +153,9 @@ TEMPLATE_TEST_CASE("rsvd on prescribed spectra meets the HMT bound, tall and wid
       const double round = 100 * eps<T> * std::sqrt(double(m * n)) * s[0];
       const double err = reconstruction_error<T>(a.view(), res.u.view(), res.s, res.vt.view());
       REQUIRE(err <= std::sqrt(hmt * hmt + tk * tk) + round);
+      // projection_error: ‖A‖² − Σs² is trusted only above 1000× its rounding (so to ≤ 0.1 % in the
+      // error); below, the residual is measured directly (the rank-deficient case).
+      REQUIRE(std::abs(projection_error<T>(a.view(), res) - err) <= 1e-3 * err + round);
       for (std::int64_t j = 0; j < k; ++j) {
         const double sj = s[static_cast<std::size_t>(j)], got = res.s[static_cast<std::size_t>(j)];
         REQUIRE(got <= sj + round);        // interlacing
@@ -492,12 +495,27 @@ TEST_CASE("results are bit-identical on 1, 2 and 4 threads", "[rsvd][threads]") 
   REQUIRE(!identical(runs[0], other));
 }
 
-TEST_CASE("rademacher test matrices work like gaussian ones", "[rsvd]") {
+TEST_CASE("every sketch kind serves as the test matrix", "[rsvd]") {
   std::vector<double> s(100);
   for (int i = 0; i < 100; ++i) s[i] = std::exp(-i / 5.0);
   auto a = with_spectrum<double>(200, 100, s, 81);
-  auto res = rsvd<double>(a.view(), {.rank = 10, .power_iterations = 2, .sketch = SketchKind::rademacher});
-  for (int j = 0; j < 10; ++j) REQUIRE(std::abs(res.s[j] - s[j]) <= 1e-8 * s[0]);
+  for (const auto kind : {SketchKind::gaussian, SketchKind::rademacher, SketchKind::sparse, SketchKind::srht,
+                          SketchKind::countsketch}) {
+    INFO(to_string(kind));
+    // q = 2 with σ_{21}/σ_{10} = e^{−2}: (e^{−2})^{2·5} ≈ 2e-9 relative, for any subspace embedding.
+    auto res = rsvd<double>(a.view(), {.rank = 10, .power_iterations = 2, .sketch = kind});
+    for (int j = 0; j < 10; ++j) REQUIRE(std::abs(res.s[j] - s[j]) <= 1e-7 * s[0]);
+    auto kry = block_krylov_svd<double>(a.view(), {.rank = 10, .block_size = 8, .iterations = 4, .sketch = kind});
+    for (int j = 0; j < 10; ++j) REQUIRE(std::abs(kry.s[j] - s[j]) <= 1e-7 * s[0]);
+    auto qb = adaptive_qb<double>(a.view(), {.tol = 1e-4, .block_size = 8, .sketch = kind});
+    REQUIRE(qb.converged);
+    REQUIRE(qb.relative_error <= 1e-4);
+    // Nyström on λ_i = e^{−i}, l = 15: within 3× the TYUC17 trace-norm bound (Weyl).
+    std::vector<double> lambda(100);
+    for (int i = 0; i < 100; ++i) lambda[i] = std::exp(-double(i));
+    auto ny = nystrom<double>(symmetric_with_eigenvalues<double>(100, lambda, 82).view(), {.rank = 5, .sketch = kind});
+    for (int j = 0; j < 5; ++j) REQUIRE(std::abs(ny.w[j] - lambda[j]) <= 3 * nystrom_bound(lambda, 15));
+  }
 }
 
 TEST_CASE("svd dispatches to every method", "[rsvd]") {
@@ -514,6 +532,10 @@ TEST_CASE("svd dispatches to every method", "[rsvd]") {
     const double tol = method == SvdMethod::single_pass ? 3e-2 : 1e-6;
     for (int j = 0; j < 5; ++j) REQUIRE(std::abs(res.s[j] - s[j]) <= tol);
   }
+  // Krylov's automatic rule: block 32, the smallest i ≥ 2 with 32·i ≥ 2k (dimension capped at 80).
+  REQUIRE(svd<double>(a.view(), {.rank = 5}).passes == 4);
+  REQUIRE(svd<double>(a.view(), {.rank = 40}).passes == 6);   // i = 3, dimension 80 = 32 + 32 + 16
+  REQUIRE(block_krylov_svd<double>(a.view(), {.rank = 40}).s.size() == 40);
   auto qb = svd<double>(a.view(), {.method = SvdMethod::qb, .tol = 1e-3});
   REQUIRE(qb.relative_error <= 1e-3);
   REQUIRE(qb.relative_error > 0);
@@ -538,8 +560,6 @@ TEST_CASE("rsvd family reports bad input with the values", "[rsvd][errors]") {
                       "rsvd: oversampling must be >= 0, got -1");
   REQUIRE_THROWS_WITH(rsvd<double>(a.view(), {.rank = 5, .power_iterations = -3}),
                       Catch::Contains("rsvd: power_iterations must be >= 0"));
-  REQUIRE_THROWS_WITH(rsvd<double>(a.view(), {.rank = 5, .sketch = SketchKind::countsketch}),
-                      Catch::Contains("rsvd: sketch kind countsketch is not supported"));
 
   auto nan = gaussian<float>(30, 20, 2);
   nan(17, 4) = std::numeric_limits<float>::quiet_NaN();
@@ -579,4 +599,39 @@ TEST_CASE("rsvd family reports bad input with the values", "[rsvd][errors]") {
   REQUIRE_THROWS_WITH(sk.append(narrow.view()), "streaming sketch: chunk has 7 columns, the matrix has 8");
   REQUIRE_THROWS_WITH(StreamingSketch<double>(10, 8, {.rank = 4, .range_size = 3}),
                       "streaming sketch: range_size 3 must lie in [rank, min(rows, cols)] = [4, 8]");
+}
+
+// docs/rsvd.md's worked example, verbatim, so the guide cannot rot.
+TEST_CASE("docs/rsvd.md worked example", "[rsvd][docs]") {
+  // A 3000 × 400 matrix with σ_i = 0.9^i: ‖A‖_F² = Σ 0.81^i = 1/0.19 (to 1e-36).
+  std::vector<double> sigma(400);
+  for (int i = 0; i < 400; ++i) sigma[i] = std::pow(0.9, i);
+  auto a = with_spectrum<double>(3000, 400, sigma, 1);
+
+  // Fixed rank, default method: block Krylov, block 32, i = max(2, ⌈2·10/32⌉) = 2 blocks → 4 passes.
+  auto r = svd<double>(a.view(), {.rank = 10});
+  CHECK(r.passes == 4);
+  double worst = 0;
+  for (int j = 0; j < 10; ++j) worst = std::max(worst, std::abs(r.s[j] - sigma[j]) / sigma[j]);
+  CHECK(worst <= 1e-8);  // measured 3.2e-10
+  // The optimal rank-10 error is 0.9^10/√0.19 = 0.79992; projection_error computes ours.
+  const double best = std::pow(0.9, 10) / std::sqrt(0.19);
+  const double err = projection_error<double>(a.view(), r);
+  CHECK(err >= best * (1 - 1e-12));
+  CHECK(err <= best * (1 + 1e-8));
+
+  // The same rank with 8 passes: twice the Krylov degree.
+  auto r8 = block_krylov_svd<double>(a.view(), {.rank = 10, .iterations = 4});
+  CHECK(r8.passes == 8);
+  double worst8 = 0;
+  for (int j = 0; j < 10; ++j) worst8 = std::max(worst8, std::abs(r8.s[j] - sigma[j]) / sigma[j]);
+  CHECK(worst8 <= 1e-13);  // measured 1e-15: rounding
+
+  // Fixed accuracy: 1 % relative Frobenius error. The optimal rank is the smallest r with
+  // 0.9^r ≤ 0.01, r = 44; QB grows by blocks of 32 (64 columns) and truncates the SVD of B.
+  auto q = qb_svd<double>(a.view(), {.tol = 1e-2});
+  CHECK(q.s.size() >= 44);
+  CHECK(q.s.size() <= 46);  // measured 44, error 0.96 %, 8 passes (2 blocks × (Ω, power pair, B))
+  CHECK(q.relative_error <= 1e-2);
+  CHECK(q.passes == 8);
 }

@@ -89,8 +89,8 @@ struct KrylovOptions {
   /// b, columns per block; automatic: 32 (capped at min(m, n)).
   std::int64_t block_size = automatic;
   /// i ≥ 1 blocks on each side: the left Krylov space is span{AΩ, (AAᵀ)AΩ, …, (AAᵀ)^{i−1}AΩ}
-  /// of dimension i·b (capped at min(m, n)); 2i passes of width b. automatic: the smallest i with
-  /// i·b ≥ k + max(k, 3b), i.e. a space of at least twice the rank (see docs/rsvd.md).
+  /// of dimension i·b (capped at min(m, n)); 2i passes of width b. automatic: the smallest i ≥ 2
+  /// with i·b ≥ 2k, a space of twice the rank (measured in docs/rsvd.md: fastest to a given accuracy).
   int iterations = automatic;
   SketchKind sketch = SketchKind::gaussian;  ///< test block Ω (b × n), raw entries
   std::uint64_t seed = 0;
@@ -199,6 +199,12 @@ class LOWDIM_API StreamingSketch {
 template <class T>
 LOWDIM_API SvdResult<T> single_pass_svd(In<T> a, const StreamingOptions& options);
 
+/// ‖A − U·diag(S)·Vt‖_F for a factorisation that is a projection, U·diag(S)·Vt = U·Uᵀ·A (rsvd,
+/// block Krylov and qb results are): sqrt(‖A‖²_F − Σ s_j²) in double, recomputed directly from the
+/// residual (one more pass, O(mnk)) when that difference is within 1000× its rounding. O(mn).
+template <class T>
+LOWDIM_API double projection_error(In<T> a, const SvdResult<T>& result);
+
 /// The method `svd` runs.
 enum class SvdMethod {
   krylov,       ///< block_krylov_svd (the default: fastest to a given accuracy, docs/rsvd.md)
@@ -219,6 +225,7 @@ struct SvdOptions {
   std::int64_t oversampling = automatic;
   int power_iterations = automatic;  ///< rsvd: q; krylov: blocks (iterations); qb: per block
   std::int64_t block_size = automatic;  ///< krylov and qb block width
+  SketchKind sketch = SketchKind::gaussian;  ///< test matrix (not used by single-pass: Gaussian)
   std::uint64_t seed = 0;
 };
 template <class T>

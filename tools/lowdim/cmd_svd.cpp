@@ -1,0 +1,144 @@
+// lowdim svd: a randomized SVD of a matrix file, written as PREFIX_U.npy, PREFIX_S.npy and
+// PREFIX_Vt.npy (all three or none), with the singular values and the error estimate printed.
+
+#include "command.hpp"
+
+#include <lowdim/io.hpp>
+#include <lowdim/rsvd.hpp>
+
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+
+namespace lowdim::cli {
+namespace {
+
+struct SvdArgs {
+  std::string input, out;
+  std::optional<std::int64_t> rank;
+  std::optional<double> tol;
+  std::string method, sketch = "gaussian";
+  std::int64_t oversampling = automatic, block_size = automatic;
+  int power_iterations = automatic;
+  std::uint64_t seed = 0;
+  bool json = false;
+};
+
+// Writes the three files under temporary names, then renames them into place; on any failure
+// the files already renamed are removed again, so the caller sees all three or none.
+template <class T>
+void write_factors(const std::string& prefix, const SvdResult<T>& r) {
+  const std::string names[3] = {prefix + "_U.npy", prefix + "_S.npy", prefix + "_Vt.npy"};
+  std::string staged[3];
+  for (int i = 0; i < 3; ++i) staged[i] = names[i] + ".partial";
+  auto discard = [&](int upto_renamed) {
+    std::error_code ec;
+    for (int i = 0; i < 3; ++i) std::filesystem::remove(staged[i], ec);
+    for (int i = 0; i < upto_renamed; ++i) std::filesystem::remove(names[i], ec);
+  };
+  try {
+    write_npy<T>(staged[0], r.u.cview());
+    write_npy<T>(staged[1], std::span<const T>(r.s));
+    write_npy<T>(staged[2], r.vt.cview());
+  } catch (...) {
+    discard(0);
+    throw;
+  }
+  for (int i = 0; i < 3; ++i) {
+    std::error_code ec;
+    std::filesystem::rename(staged[i], names[i], ec);
+    if (ec) {
+      discard(i);
+      LOWDIM_THROW(io_error, "svd: cannot rename {} to {}: {}", staged[i], names[i], ec.message());
+    }
+  }
+}
+
+template <class T>
+void run(ConstMatrixView<T> a, const SvdArgs& args, const char* dtype) {
+  SvdOptions o;
+  o.method = args.method.empty() ? (args.tol ? SvdMethod::qb : SvdMethod::krylov) : parse_svd_method(args.method);
+  if (o.method == SvdMethod::qb) {
+    LOWDIM_CHECK(args.tol.has_value(), "svd: method qb needs --tol (the relative Frobenius error to reach)");
+  } else {
+    LOWDIM_CHECK(!args.tol.has_value(), "svd: --tol needs --method qb (method {} is fixed-rank)", to_string(o.method));
+    LOWDIM_CHECK(args.rank.has_value(), "svd: method {} needs --rank", to_string(o.method));
+  }
+  o.rank = args.rank.value_or(0);
+  o.tol = args.tol.value_or(0.0);
+  o.oversampling = args.oversampling;
+  o.power_iterations = args.power_iterations;
+  o.block_size = args.block_size;
+  o.seed = args.seed;
+  o.sketch = parse_sketch_kind(args.sketch);
+  auto r = svd<T>(a, o);
+  const double error = r.error >= 0 ? r.error : projection_error<T>(a, r);
+  const double norm_a = linalg::norm_fro<T>(a);
+  const double relative = r.relative_error >= 0 ? r.relative_error : (norm_a > 0 ? error / norm_a : 0.0);
+  const char* kind = o.method == SvdMethod::single_pass ? "estimated (independent Gaussian sketch)" : "computed";
+  write_factors<T>(args.out, r);
+  const auto k = static_cast<std::int64_t>(r.s.size());
+  if (args.json) {
+    fmt::print("{{\"method\": \"{}\", \"rows\": {}, \"cols\": {}, \"dtype\": \"{}\", \"rank\": {}, \"passes\": {}, "
+               "\"singular_values\": [",
+               to_string(o.method), a.rows(), a.cols(), dtype, k, r.passes);
+    for (std::int64_t j = 0; j < k; ++j) fmt::print("{}{}", j ? ", " : "", r.s[static_cast<std::size_t>(j)]);
+    fmt::print("], \"error\": {}, \"relative_error\": {}, \"error_kind\": \"{}\", \"files\": [\"{}_U.npy\", "
+               "\"{}_S.npy\", \"{}_Vt.npy\"]}}\n",
+               error, relative, o.method == SvdMethod::single_pass ? "estimated" : "computed", args.out, args.out,
+               args.out);
+    return;
+  }
+  fmt::print("svd of {} x {} {} by {}: rank {}, {} pass{} over A\n", a.rows(), a.cols(), dtype, to_string(o.method),
+             k, r.passes, r.passes == 1 ? "" : "es");
+  fmt::print("singular values:\n");
+  for (std::int64_t j = 0; j < k; ++j) fmt::print("  {:>5}  {:.10g}\n", j + 1, r.s[static_cast<std::size_t>(j)]);
+  fmt::print("error ||A - U S Vt||_F = {:.6g} (relative {:.6g}), {}\n", error, relative, kind);
+  if (o.method == SvdMethod::qb && relative > o.tol)
+    fmt::print("note: tol {} not reached: stopped at the maximum rank {}\n", o.tol, k);
+  fmt::print("wrote {}_U.npy ({} x {}), {}_S.npy ({}), {}_Vt.npy ({} x {})\n", args.out, a.rows(), k, args.out, k,
+             args.out, k, a.cols());
+}
+
+const RegisterCommand registered{"svd", [](CLI::App& app) {
+  auto args = std::make_shared<SvdArgs>();
+  auto* cmd = app.add_subcommand("svd", "Randomized SVD of a matrix file: writes PREFIX_U/S/Vt.npy");
+  cmd->add_option("--input,-i", args->input, "Matrix file (.npy, IDX, .fvecs): rows x cols")->required();
+  auto* rank = cmd->add_option("--rank,-k", args->rank, "Target rank k (fixed-rank methods; qb: maximum rank)");
+  cmd->add_option("--tol", args->tol, "Relative Frobenius error to reach, in (0, 1) (method qb, the default with --tol)");
+  cmd->add_option("--method,-m", args->method,
+                  "krylov (default), rsvd, qb (fixed accuracy) or single-pass (streaming sketch)");
+  cmd->add_option("--oversampling,-p", args->oversampling, "rsvd: extra columns (default 10); single-pass: k = rank + p");
+  cmd->add_option("--power-iterations,-q", args->power_iterations,
+                  "rsvd: power iterations (default 7 if k < min(m,n)/10 else 4); krylov: blocks; qb: per block");
+  cmd->add_option("--block-size,-b", args->block_size, "krylov: block width (default 32); qb: block (default 32)");
+  cmd->add_option("--sketch", args->sketch, "Test matrix: gaussian (default), rademacher, sparse, srht, countsketch");
+  cmd->add_option("--seed", args->seed, "Random seed (same seed, same result on any thread count)");
+  cmd->add_option("--out,-o", args->out, "Output prefix: PREFIX_U.npy, PREFIX_S.npy, PREFIX_Vt.npy")->required();
+  cmd->add_flag("--json", args->json, "Print a JSON object instead of the table");
+  (void)rank;
+  cmd->callback([args] {
+    LOWDIM_CHECK(args->rank.has_value() || args->tol.has_value(), "svd: give --rank K or --tol T");
+    const ArrayInfo info = probe(args->input);
+    // float32 and float64 .npy files are used in place (memory-mapped, never copied);
+    // anything else is read and converted to double.
+    if (info.format == FileFormat::npy && !info.gzip) {
+      MappedNpy mapped(args->input);
+      if (mapped.viewable<float>()) return run<float>(mapped.view<float>(), *args, "float32");
+      if (mapped.viewable<double>()) return run<double>(mapped.view<double>(), *args, "float64");
+    }
+    if (info.dtype == DType::float32) {
+      const auto a = read_matrix<float>(args->input);
+      return run<float>(a.cview(), *args, "float32");
+    }
+    const auto a = read_matrix<double>(args->input);
+    run<double>(a.cview(), *args, "float64");
+  });
+}};
+
+}  // namespace
+}  // namespace lowdim::cli
