@@ -104,15 +104,21 @@ struct RandomProjection::State {
   SketchOperator op;
   // (S Sᵀ)⁺, k × k, computed on the first general inverse_transform.
   mutable std::mutex mutex;
-  mutable std::shared_ptr<const Matrix<double>> gram_pinv;
-  mutable std::shared_ptr<const Matrix<float>> gram_pinv_float;
+  // unique_ptr, not shared_ptr: shared_ptr's control block would export std
+  // typeinfo symbols from liblowdim.so. Once set, a cache is never replaced,
+  // so the references handed out stay valid for the State's lifetime.
+  mutable std::unique_ptr<const Matrix<double>> gram_pinv;
+  mutable std::unique_ptr<const Matrix<float>> gram_pinv_float;
 
   State(const RandomProjectionOptions& o, SketchOperator s) : options(o), op(std::move(s)) {}
 
   bool orthogonal() const { return op.kind() == SketchKind::srht && op.padded_dim() == op.input_dim(); }
 
-  std::shared_ptr<const Matrix<double>> pinv_double() const {
+  const Matrix<double>& pinv_double() const {
     std::lock_guard lock(mutex);
+    return pinv_double_locked();
+  }
+  const Matrix<double>& pinv_double_locked() const {
     if (!gram_pinv) {
       const std::int64_t k = op.output_dim(), d = op.input_dim();
       Matrix<double> gram(k, k);
@@ -132,21 +138,21 @@ struct RandomProjection::State {
           const double wj = w[static_cast<std::size_t>(j)];
           scaled(i, j) = wj > tol ? gram(i, j) / wj : 0.0;
         }
-      auto pinv = std::make_shared<Matrix<double>>(k, k);
+      auto pinv = std::make_unique<Matrix<double>>(k, k);
       linalg::gemm<double>(Op::none, Op::transpose, 1.0, scaled, gram, 0.0, *pinv);
       gram_pinv = std::move(pinv);
     }
-    return gram_pinv;
+    return *gram_pinv;
   }
-  std::shared_ptr<const Matrix<float>> pinv_float() const {
-    auto d = pinv_double();
+  const Matrix<float>& pinv_float() const {
     std::lock_guard lock(mutex);
     if (!gram_pinv_float) {
-      auto f = std::make_shared<Matrix<float>>(d->rows(), d->cols());
-      for (std::int64_t i = 0; i < d->size(); ++i) f->data()[i] = static_cast<float>(d->data()[i]);
+      const Matrix<double>& d = pinv_double_locked();
+      auto f = std::make_unique<Matrix<float>>(d.rows(), d.cols());
+      for (std::int64_t i = 0; i < d.size(); ++i) f->data()[i] = static_cast<float>(d.data()[i]);
       gram_pinv_float = std::move(f);
     }
-    return gram_pinv_float;
+    return *gram_pinv_float;
   }
 };
 
@@ -215,9 +221,9 @@ void RandomProjection::inverse_transform(In<T> y, MatrixView<T> x) const {
   // S⁺ y = Sᵀ (S Sᵀ)⁺ y, row by row: X = (Y·G⁺)·S.
   auto z = Matrix<T>::uninitialized(y.rows(), k);
   if constexpr (std::is_same_v<T, float>) {
-    linalg::gemm<float>(Op::none, Op::none, 1.0f, y, *s.pinv_float(), 0.0f, z);
+    linalg::gemm<float>(Op::none, Op::none, 1.0f, y, s.pinv_float(), 0.0f, z);
   } else {
-    linalg::gemm<double>(Op::none, Op::none, 1.0, y, *s.pinv_double(), 0.0, z);
+    linalg::gemm<double>(Op::none, Op::none, 1.0, y, s.pinv_double(), 0.0, z);
   }
   s.op.apply_transpose<T>(z, x);
 }

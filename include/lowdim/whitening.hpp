@@ -33,7 +33,8 @@ enum class ScatterPrecision {
 /// Within a batch, rows are centred on the batch mean before the syrk; batches and
 /// moments are combined by Chan, Golub & LeVeque's pairwise update, never by
 /// XᵀX − n·μμᵀ, so data shifted far from the origin keep full accuracy.
-/// The same batches in the same order give bit-identical results on any thread count.
+/// The same batches in the same order give bit-identical results on any thread count
+/// (block_float: on the same thread count; across thread counts to float rounding).
 class LOWDIM_API Moments {
  public:
   Moments() = default;
