@@ -31,7 +31,9 @@ constexpr std::size_t prelude_bytes = 8 + 4 + 8;
 
 template <class U>
 void put_le(std::vector<unsigned char>& out, U value) {
-  for (std::size_t i = 0; i < sizeof(U); ++i) out.push_back(static_cast<unsigned char>(value >> (8 * i)));
+  const std::size_t at = out.size();
+  out.resize(at + sizeof(U));
+  for (std::size_t i = 0; i < sizeof(U); ++i) out[at + i] = static_cast<unsigned char>(value >> (8 * i));
 }
 
 template <class U>

@@ -93,11 +93,14 @@ std::string lower_name(const std::string& path) {
 
 /// Multiplies the dimensions and the element size, failing on overflow.
 std::int64_t checked_bytes(const std::string& path, const std::vector<std::int64_t>& shape, std::size_t element) {
-  std::int64_t n = static_cast<std::int64_t>(element);
+  // The product of the non-zero dimensions must fit too (as numpy requires), so
+  // a zero cannot hide an absurd shape such as (0, 2^40, 2^40).
+  std::int64_t n = static_cast<std::int64_t>(element), nonzero = n;
   for (std::int64_t d : shape) {
     if (d < 0) io_fail(path, "negative dimension {} in shape {}", d, shape_string(shape));
-    if (__builtin_mul_overflow(n, d, &n))
+    if (__builtin_mul_overflow(nonzero, std::max<std::int64_t>(d, 1), &nonzero))
       io_fail(path, "shape {} overflows: more than 2^63 bytes of data", shape_string(shape));
+    n *= d;
   }
   return n;
 }

@@ -31,7 +31,9 @@ std::string errno_message(int error_number) {
 // ---------------------------------------------------------------- InputFile
 
 InputFile::InputFile(std::string path) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then rejected as
+  // not a regular file); it changes nothing for regular files.
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) {
     const int error_number = errno;
     if (error_number == EISDIR) io_fail(path_, "is a directory, not a file");
@@ -91,7 +93,9 @@ struct ByteStream::Zlib {
   }
 };
 
-ByteStream::ByteStream(const InputFile& file) : file_(file), buffer_(stream_buffer_bytes) {
+ByteStream::ByteStream(const InputFile& file)
+    : file_(file),
+      buffer_(static_cast<std::size_t>(std::clamp<std::int64_t>(file.size(), 1, stream_buffer_bytes))) {
   unsigned char magic[2] = {0, 0};
   gzip_ = file_.read_at(magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
   rewind();

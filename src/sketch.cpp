@@ -22,6 +22,7 @@
 #include "detail/fwht_kernel.hpp"
 #include "detail/sketch_kernel.hpp"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -92,30 +93,76 @@ void scale_rows(MatrixView<T> m, T s) {
 }
 
 // ---- the sparse tile kernel ----
+// yt (k × 16) += ± xt (columns × 16) row by row of the CSR: each non-zero adds
+// or subtracts one 16-wide row. Per output element the additions come in
+// column order j, the same for every tile, chunking and thread count.
 
 template <class T>
-[[gnu::always_inline]] inline void sparse_tile_impl(const SparseColumns& s, std::int64_t columns, const T* __restrict xt,
-                                                    T* __restrict yt) noexcept {
+void sparse_tile_plain(const SparseColumns& s, std::int64_t columns, const T* xt, T* yt) noexcept {
   for (std::int64_t j = 0; j < columns; ++j) {
-    const T* __restrict xv = xt + j * kTile;
+    const T* xv = xt + j * kTile;
     const auto js = static_cast<std::size_t>(j);
     for (std::int64_t e = s.start[js]; e < s.middle[js]; ++e) {
-      T* __restrict yv = yt + static_cast<std::int64_t>(s.index[static_cast<std::size_t>(e)]) * kTile;
+      T* yv = yt + static_cast<std::int64_t>(s.index[static_cast<std::size_t>(e)]) * kTile;
       for (int t = 0; t < kTile; ++t) yv[t] += xv[t];
     }
     for (std::int64_t e = s.middle[js]; e < s.start[js + 1]; ++e) {
-      T* __restrict yv = yt + static_cast<std::int64_t>(s.index[static_cast<std::size_t>(e)]) * kTile;
+      T* yv = yt + static_cast<std::int64_t>(s.index[static_cast<std::size_t>(e)]) * kTile;
       for (int t = 0; t < kTile; ++t) yv[t] -= xv[t];
     }
   }
 }
-[[gnu::target_clones("avx2", "default")]] void sparse_tile(const SparseColumns& s, std::int64_t columns,
-                                                           const float* xt, float* yt) noexcept {
-  sparse_tile_impl(s, columns, xt, yt);
+
+[[gnu::target("avx2")]] void sparse_tile_avx2(const SparseColumns& s, std::int64_t columns, const float* xt,
+                                              float* yt) noexcept {
+  static_assert(kTile == 16);
+  const std::int64_t* start = s.start.data();
+  const std::int64_t* middle = s.middle.data();
+  const std::int32_t* index = s.index.data();
+  for (std::int64_t j = 0; j < columns; ++j) {
+    const __m256 x0 = _mm256_loadu_ps(xt + j * 16), x1 = _mm256_loadu_ps(xt + j * 16 + 8);
+    const std::int64_t mid = middle[j], end = start[j + 1];
+    for (std::int64_t e = start[j]; e < mid; ++e) {
+      float* yv = yt + static_cast<std::int64_t>(index[e]) * 16;
+      _mm256_storeu_ps(yv, _mm256_add_ps(_mm256_loadu_ps(yv), x0));
+      _mm256_storeu_ps(yv + 8, _mm256_add_ps(_mm256_loadu_ps(yv + 8), x1));
+    }
+    for (std::int64_t e = mid; e < end; ++e) {
+      float* yv = yt + static_cast<std::int64_t>(index[e]) * 16;
+      _mm256_storeu_ps(yv, _mm256_sub_ps(_mm256_loadu_ps(yv), x0));
+      _mm256_storeu_ps(yv + 8, _mm256_sub_ps(_mm256_loadu_ps(yv + 8), x1));
+    }
+  }
 }
-[[gnu::target_clones("avx2", "default")]] void sparse_tile(const SparseColumns& s, std::int64_t columns,
-                                                           const double* xt, double* yt) noexcept {
-  sparse_tile_impl(s, columns, xt, yt);
+
+[[gnu::target("avx2")]] void sparse_tile_avx2(const SparseColumns& s, std::int64_t columns, const double* xt,
+                                              double* yt) noexcept {
+  const std::int64_t* start = s.start.data();
+  const std::int64_t* middle = s.middle.data();
+  const std::int32_t* index = s.index.data();
+  for (std::int64_t j = 0; j < columns; ++j) {
+    __m256d x[4];
+    for (int q = 0; q < 4; ++q) x[q] = _mm256_loadu_pd(xt + j * 16 + 4 * q);
+    const std::int64_t mid = middle[j], end = start[j + 1];
+    for (std::int64_t e = start[j]; e < end; ++e) {
+      double* yv = yt + static_cast<std::int64_t>(index[e]) * 16;
+      if (e < mid)
+        for (int q = 0; q < 4; ++q) _mm256_storeu_pd(yv + 4 * q, _mm256_add_pd(_mm256_loadu_pd(yv + 4 * q), x[q]));
+      else
+        for (int q = 0; q < 4; ++q) _mm256_storeu_pd(yv + 4 * q, _mm256_sub_pd(_mm256_loadu_pd(yv + 4 * q), x[q]));
+    }
+  }
+}
+
+// Additions and subtractions are exact IEEE operations lane by lane, so the
+// AVX2 and the plain kernels give identical bits.
+template <class T>
+void sparse_tile(const SparseColumns& s, std::int64_t columns, const T* xt, T* yt) noexcept {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2)
+    sparse_tile_avx2(s, columns, xt, yt);
+  else
+    sparse_tile_plain(s, columns, xt, yt);
 }
 
 }  // namespace
@@ -299,10 +346,14 @@ struct Plan {
   }
 
   // ---- apply: y = x Sᵀ ----
+  // Returns false when the input may hold a non-finite value: the sparse and
+  // srht paths detect it while they read x (saving a pass over the input);
+  // the dense path checks x first.
   template <class T>
-  void apply(ConstMatrixView<T> x, MatrixView<T> y) const {
+  bool apply(ConstMatrixView<T> x, MatrixView<T> y, const char* name) const {
     const std::int64_t n = x.rows();
     if (dense()) {
+      check_finite(x, fmt::format("sketch {} apply: input", name));
       // y = scale · Σ_blocks x[:, block] · Sᵀ[block, :], each element one fma chain over j.
       const std::int64_t block = dense_block();
       constexpr std::int64_t W = detail::kPanelWidth<T>;
@@ -316,35 +367,39 @@ struct Plan {
         detail::multiply_packed(x.row(0) + d0, x.stride(), n, nb, packed.data(), k, y.data(), y.stride(), d0 > 0);
       }
       scale_rows(y, static_cast<T>(scale));
-    } else if (sparse_family()) {
-      apply_sparse(x, y);
-    } else {
-      apply_srht(x, y);
+      return true;
     }
+    return sparse_family() ? apply_sparse(x, y) : apply_srht(x, y);
   }
 
   template <class T>
-  void apply_sparse(ConstMatrixView<T> x, MatrixView<T> y) const {
+  bool apply_sparse(ConstMatrixView<T> x, MatrixView<T> y) const {
     const std::int64_t n = x.rows(), block = sparse_block();
     const std::int64_t tiles = (n + kTile - 1) / kTile;
     const int threads = omp_get_max_threads();
     const std::int64_t xt_size = std::min(block, d) * kTile, yt_size = k * kTile;
     std::vector<T> buffers(static_cast<std::size_t>(threads) * static_cast<std::size_t>(xt_size + yt_size));
+    int bad = 0;
     for (std::int64_t d0 = 0; d0 < d; d0 += block) {
       const std::int64_t nb = std::min(block, d - d0);
       const SparseColumns columns = build_sparse(d0, nb);
       const bool first = d0 == 0;
-#pragma omp parallel for schedule(static) if (tiles > 1 && n * nb > 50000)
+#pragma omp parallel for schedule(static) reduction(| : bad) if (tiles > 1 && n * nb > 50000)
       for (std::int64_t tile = 0; tile < tiles; ++tile) {
         T* xt = buffers.data() + static_cast<std::size_t>(omp_get_thread_num()) * static_cast<std::size_t>(xt_size + yt_size);
         T* yt = xt + xt_size;
         const std::int64_t r0 = tile * kTile, rows = std::min<std::int64_t>(kTile, n - r0);
         // Transpose the tile of x (unused lanes zero) and load the partial sums of y.
         if (rows < kTile) std::fill_n(xt, nb * kTile, T(0));
+        T probe = 0;  // becomes NaN if any input is NaN or ±Inf (v·0)
         for (std::int64_t t = 0; t < rows; ++t) {
           const T* xr = x.row(r0 + t) + d0;
-          for (std::int64_t j = 0; j < nb; ++j) xt[j * kTile + t] = xr[j];
+          for (std::int64_t j = 0; j < nb; ++j) {
+            xt[j * kTile + t] = xr[j];
+            probe += xr[j] * T(0);
+          }
         }
+        bad |= probe != probe;
         if (first || rows < kTile) std::fill_n(yt, k * kTile, T(0));
         if (!first)
           for (std::int64_t t = 0; t < rows; ++t) {
@@ -359,17 +414,19 @@ struct Plan {
       }
     }
     scale_rows(y, static_cast<T>(scale));
+    return bad == 0;
   }
 
   template <class T>
-  void apply_srht(ConstMatrixView<T> x, MatrixView<T> y) const {
+  bool apply_srht(ConstMatrixView<T> x, MatrixView<T> y) const {
     const std::int64_t n = x.rows(), padded = op.padded_dim();
     const std::vector<T> signs = srht_signs<T>();
     const std::vector<std::int64_t> rows = srht_rows();
     const int threads = omp_get_max_threads();
     auto buffers = Matrix<T>::uninitialized(threads, padded);
     const T s = static_cast<T>(scale);
-#pragma omp parallel for schedule(static) if (n > 1 && n * padded > 20000)
+    int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (n > 1 && n * padded > 20000)
     for (std::int64_t r = 0; r < n; ++r) {
       T* __restrict buf = buffers.row(omp_get_thread_num());
       const T* __restrict xr = x.row(r);
@@ -377,8 +434,17 @@ struct Plan {
       std::fill(buf + d, buf + padded, T(0));
       detail::fwht_row(buf, padded);
       T* __restrict yr = y.row(r);
-      for (std::int64_t t = 0; t < k; ++t) yr[t] = buf[rows[static_cast<std::size_t>(t)]] * s;
+      // Every output of the transform sums every input, so a NaN or ±Inf in
+      // the row reaches every output (an overflow may too: then the recheck
+      // of the input finds nothing and the call succeeds).
+      T probe = 0;
+      for (std::int64_t t = 0; t < k; ++t) {
+        yr[t] = buf[rows[static_cast<std::size_t>(t)]] * s;
+        probe += yr[t] * T(0);
+      }
+      bad |= probe != probe;
     }
+    return bad == 0;
   }
 
   // ---- apply_transpose: x = y S ----
@@ -484,8 +550,7 @@ void SketchOperator::apply(In<T> x, MatrixView<T> y) const {
                      x.rows(), output_dim_);
   LOWDIM_CHECK(!overlaps(x, y), "sketch {} apply: input and output overlap", name);
   if (x.rows() == 0) return;
-  check_finite(x, fmt::format("sketch {} apply: input", name));
-  Plan(*this).apply(x, y);
+  if (!Plan(*this).apply(x, y, name)) check_finite(x, fmt::format("sketch {} apply: input", name));
 }
 
 template <class T>

@@ -344,6 +344,8 @@ TEST_CASE("malformed IDX files, plain and gzip, raise io_error naming the proble
       {f("trailing-idx2-ubyte", good + "zz"), "has 2 bytes after the 40 bytes"},
       {f("negative-idx2-ubyte", idx_file(0x08, {0xFFFFFFFFu, 4}, "")), "negative as int32: -1"},
       {f("overflow-idx4-ubyte", idx_file(0x0E, {0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, 4}, "")), "overflows"},
+      // Found by fuzz_idx: a zero dimension must not hide an absurd shape.
+      {f("zero-overflow-idx4-ubyte", idx_file(0x08, {0, 0x7FFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF}, "")), "overflows"},
       {f("claims-idx2-ubyte.gz", gzip(idx_file(0x0E, {100000000, 1000}, std::string(64, '\0')))),
        "more than a"},
       {f("corrupt-idx2-ubyte.gz", corrupt), "corrupt gzip"},
@@ -674,4 +676,51 @@ TEST_CASE("numpy reads what we write and we read what numpy writes", "[io][npy][
   }
   REQUIRE(probe(dir.file("fortran.npy")).fortran_order);
   REQUIRE(probe(dir.file("big.npy")).big_endian);
+}
+
+// ---------------------------------------------------------------- docs
+
+TEST_CASE("docs/io.md worked example", "[io][docs]") {
+  TempDir dir("io_docs");
+  // Input: 2500 rows of an IDX-like uint8 data set, gzip-compressed, as Fashion-MNIST ships.
+  std::string pixels;
+  for (int i = 0; i < 2500 * 12; ++i) pixels += static_cast<char>((i * 37) % 251);
+  const std::string input = dir.file("pixels-idx3-ubyte.gz"), output = dir.file("centred.npy");
+  write_bytes(input, gzip(idx_file(0x08, {2500, 3, 4}, pixels)));
+
+  // --- the example, as in the guide ---
+  lowdim::RowReader reader(input);                 // .npy, IDX(.gz) or .fvecs
+  lowdim::NpyWriter<float> writer(output, reader.cols());
+  lowdim::Matrix<float> block(1000, reader.cols());
+  while (std::int64_t n = reader.read(block.view())) {
+    auto rows = block.row_block(0, n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      double mean = 0;
+      for (float v : rows.row_span(i)) mean += v;
+      mean /= static_cast<double>(reader.cols());
+      for (float& v : rows.row_span(i)) v = static_cast<float>(v - mean);
+    }
+    writer.append(rows);
+  }
+  writer.commit();                                 // output appears only now
+  // --- end of the example ---
+
+  const auto original = read_matrix<double>(input);
+  const auto centred = read_matrix<float>(output);
+  REQUIRE((centred.rows() == 2500 && centred.cols() == 12));
+  for (std::int64_t i = 0; i < centred.rows(); ++i) {
+    double mean = 0;
+    for (std::int64_t j = 0; j < 12; ++j) mean += original(i, j);
+    mean /= 12;
+    // Each value is rounded once to float: error ≤ eps/2 · |value| ≤ eps/2 · 255.
+    for (std::int64_t j = 0; j < 12; ++j)
+      REQUIRE(std::abs(centred(i, j) - (original(i, j) - mean)) <= 0.5 * eps<float> * 255);
+  }
+}
+
+TEST_CASE("special files are rejected without blocking", "[io][errors]") {
+  TempDir dir("io_special");
+  REQUIRE(::mkfifo(dir.file("pipe.npy").c_str(), 0600) == 0);
+  REQUIRE_THROWS_WITH(probe(dir.file("pipe.npy")), Contains("pipe.npy: is not a regular file"));
+  REQUIRE_THROWS_WITH(probe("/dev/null"), Contains("/dev/null: is not a regular file"));
 }

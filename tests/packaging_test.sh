@@ -22,9 +22,9 @@ case "$mode" in
     ${CXX:-c++} -std=c++20 "$src/tests/consumer/main.cpp" -o "$work/consumer" $(pkg-config --cflags --libs lowdim)
     LD_LIBRARY_PATH="$libdir" "$work/consumer" ;;
 esac
-# Hidden visibility: besides lowdim's API only weak instantiations of std/fmt
+# Hidden visibility: besides the C++ API (lowdim::) and the C API (lowdim_*) only weak instantiations of std/fmt
 # templates may be exported.
-stray=$(nm -D --defined-only "$libdir/liblowdim.so" | awk '{print $3}' | c++filt | grep -vE 'lowdim::|^std::|^fmt::|^_init$|^_fini$' || true)
+stray=$(nm -D --defined-only "$libdir/liblowdim.so" | awk '{print $3}' | c++filt | grep -vE 'lowdim::|^lowdim_|std::|__gnu_cxx::|fmt::|^_init$|^_fini$' || true)
 if [ -n "$stray" ]; then
   echo "liblowdim.so exports symbols outside its API:"; echo "$stray" | head; exit 1
 fi

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <unistd.h>
 #include <limits>
 #include <string>
 #include <vector>
@@ -66,11 +67,12 @@ double orthogonality_error(ConstMatrixView<T> q) {
   return e;
 }
 
-/// A fresh empty directory under the build tree, removed at scope exit.
+/// A fresh empty directory under the build tree, removed at scope exit. The
+/// process id is part of the name: ctest runs test cases in parallel processes.
 class TempDir {
  public:
   explicit TempDir(const std::string& name)
-      : path_(std::filesystem::path(LOWDIM_BINARY_DIR) / "test-tmp" / name) {
+      : path_(std::filesystem::path(LOWDIM_BINARY_DIR) / "test-tmp" / (name + "-" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

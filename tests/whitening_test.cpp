@@ -1,5 +1,6 @@
 #include "test_support.hpp"
 
+#include <lowdim/io.hpp>
 #include <lowdim/linalg.hpp>
 #include <lowdim/whitening.hpp>
 
@@ -7,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <limits>
 
 using namespace lowdim;
@@ -176,22 +178,32 @@ TEST_CASE("merge(a, b) equals the moments of a ∪ b, in any order", "[whitening
   CHECK(bit_identical(same.scatter(), all.scatter()));
 }
 
-TEMPLATE_TEST_CASE("moments are bit-identical on 1, 2 and 4 threads", "[whitening][moments][threads]", float,
-                   double) {
-  const std::int64_t d = 70;
-  auto x = correlated<TestType>(5000, d, 3, 1.0);
-  std::vector<Matrix<double>> results;
-  for (int threads : {1, 2, 4}) {
+TEMPLATE_TEST_CASE("moments: bit-identical across thread counts in double, to rounding in float panels",
+                   "[whitening][moments][threads]", float, double) {
+  // d = 257 is wide enough for OpenBLAS to split the syrk across threads.
+  const std::int64_t d = 257;
+  auto x = correlated<TestType>(3000, d, 3, 1.0);
+  const auto run = [&](ScatterPrecision precision) {
+    Moments m(d, precision);
+    m.update<TestType>(x.row_block(0, 1900));
+    m.update<TestType>(x.row_block(1900, 1100));
+    return Matrix<double>::copy_of(m.scatter());
+  };
+  std::vector<Matrix<double>> exact, fast;
+  for (int threads : {1, 2, 4})
     with_threads(threads, [&] {
-      for (auto precision : {ScatterPrecision::double_precision, ScatterPrecision::block_float}) {
-        Moments m(d, precision);
-        m.update<TestType>(x.row_block(0, 3100));
-        m.update<TestType>(x.row_block(3100, 1900));
-        results.push_back(Matrix<double>::copy_of(m.scatter()));
-      }
+      exact.push_back(run(ScatterPrecision::double_precision));
+      fast.push_back(run(ScatterPrecision::block_float));
+      // The same batches on the same thread count: bit-identical, whatever the precision.
+      CHECK(bit_identical(run(ScatterPrecision::block_float).cview(), fast.back().cview()));
     });
+  const double scale = max_abs(exact[0].cview());
+  for (std::size_t i = 1; i < exact.size(); ++i) {
+    // dsyrk's per-element sums do not depend on OpenBLAS's thread partition (measured up to d = 768).
+    CHECK(bit_identical(exact[i].cview(), exact[0].cview()));
+    // ssyrk's do (measured at d = 257 and 768): float panels are reproducible to float rounding.
+    CHECK(max_abs_diff<double>(fast[i].cview(), fast[0].cview()) <= std::sqrt(2048.0) * eps<float> * scale);
   }
-  for (std::size_t i = 2; i < results.size(); ++i) CHECK(bit_identical(results[i].cview(), results[i % 2].cview()));
 }
 
 TEST_CASE("float scatter in float blocks stays within float rounding of the double path", "[whitening][moments]") {
@@ -540,6 +552,63 @@ TEMPLATE_TEST_CASE("pca matches the SVD of the centred data", "[whitening][pca]"
   CHECK(std::abs(sum - 1) <= 64 * eps<double>);
 }
 
+TEMPLATE_TEST_CASE("randomized pca (single-pass sketch of the implicitly centred X) matches exact pca",
+                   "[whitening][pca]", float, double) {
+  // A spectrum that decays past k: 100·0.5^i, plus an offset that the sketch must not see.
+  const std::int64_t n = 3000, d = 60, k = 5;
+  std::vector<double> spectrum(static_cast<std::size_t>(d));
+  for (std::int64_t i = 0; i < d; ++i) spectrum[static_cast<std::size_t>(i)] = 100 * std::pow(0.5, double(i));
+  auto x = with_spectrum<TestType>(n, d, spectrum, 101);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < d; ++j) x(i, j) += TestType(1000 + j);
+  auto exact = Pca::fit<TestType>(x.cview(), {.components = k});
+  auto fast = Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .seed = 3});
+  REQUIRE(fast.components_count() == k);
+  // Default sketch k' = 4k + 10 = 30 (core: all 60). Two error sources: the tail the sketch
+  // misses, σ_{k'+1}/σ_k = 0.5^26 relative to each variance, and rounding in T of products
+  // whose scale is the top variance λ₁ (so a small λ_c gets an error ~ eps·λ₁, not eps·λ_c).
+  const double tol = 1e3 * eps<TestType>;
+  const double lambda1 = exact.explained_variance()[0];
+  for (std::int64_t c = 0; c < k; ++c) {
+    const auto cs = static_cast<std::size_t>(c);
+    CHECK(std::abs(fast.explained_variance()[cs] - exact.explained_variance()[cs]) <=
+          64 * eps<TestType> * lambda1 + 1e3 * std::pow(0.5, 26) * exact.explained_variance()[cs]);
+    double dot = 0;
+    for (std::int64_t j = 0; j < d; ++j) dot += fast.components()(c, j) * exact.components()(c, j);
+    CHECK(dot >= 1 - tol);  // same sign convention, so +1, not ±1
+  }
+  CHECK(std::abs(fast.total_variance() - exact.total_variance()) <= 1e3 * eps<TestType> * exact.total_variance());
+  for (std::int64_t j = 0; j < d; ++j)
+    CHECK(std::abs(fast.mean()[static_cast<std::size_t>(j)] - exact.mean()[static_cast<std::size_t>(j)]) <=
+          64 * eps<TestType> * 1060);
+  // The same on 1, 2 and 4 threads.
+  std::vector<Matrix<double>> runs;
+  for (int threads : {1, 2, 4})
+    with_threads(threads, [&] {
+      runs.push_back(Matrix<double>::copy_of(
+          Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .seed = 3}).components()));
+    });
+  // The sketch is bit-identical on any thread count; the Rayleigh–Ritz product X·Vᵀ (a gemm
+  // with only k' columns) is not, because OpenBLAS's partition of a narrow gemm changes the
+  // order of a few sums with the thread count (measured: last-bit differences). So: rounding.
+  CHECK(max_abs_diff<double>(runs[0].cview(), runs[1].cview()) <= 1e3 * eps<TestType>);
+  CHECK(max_abs_diff<double>(runs[0].cview(), runs[2].cview()) <= 1e3 * eps<TestType>);
+  REQUIRE_THROWS_WITH(Pca::fit(Moments(3), {.components = 1, .solver = PcaSolver::randomized}),
+                      Catch::Contains("pca: the randomized solver sketches the data itself"));
+  REQUIRE_THROWS_WITH(Pca::fit<TestType>(x.cview(), {.solver = PcaSolver::randomized}),
+                      Catch::Contains("the randomized solver needs the number of components k >= 1, not 0"));
+  REQUIRE_THROWS_WITH(
+      Pca::fit<TestType>(x.cview(), {.components = 5, .solver = PcaSolver::randomized, .sketch_size = 4}),
+      Catch::Contains("pca: sketch_size 4 must be in [k, min(n, d)] = [5, 60]"));
+  // A small sketch on the same data: the subspace degrades with the tail it misses (0.5^7 of the
+  // top at k' = 7), and Rayleigh–Ritz variances can only fall short of the exact ones.
+  auto coarse = Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .sketch_size = 7});
+  CHECK(std::abs(coarse.explained_variance()[0] - exact.explained_variance()[0]) <= 1e-2 * exact.explained_variance()[0]);
+  for (std::int64_t c = 0; c < k; ++c)
+    CHECK(coarse.explained_variance()[static_cast<std::size_t>(c)] <=
+          exact.explained_variance()[static_cast<std::size_t>(c)] * (1 + 1e3 * eps<TestType>));
+}
+
 TEST_CASE("pca reports bad arguments", "[whitening][pca][errors]") {
   auto x = correlated<double>(30, 5, 73);
   REQUIRE_THROWS_WITH(Pca::fit<double>(x.cview(), {.components = 6}),
@@ -582,4 +651,125 @@ TEST_CASE("docs/whitening.md worked example", "[whitening][docs]") {
   b.update<double>(x.row_block(2, 2));
   auto same = Whitening::fit(Moments::merged(a, b), {.kind = WhiteningKind::zca});
   CHECK(max_abs_diff<double>(same.matrix(), zca.matrix()) <= 16 * eps<double>);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Save / load and streaming from files
+
+TEST_CASE("whitening and pca models survive save/load bit for bit", "[whitening][io]") {
+  TempDir dir("whitening-save");
+  auto x = correlated<float>(300, 6, 83, 5.0);
+  for (auto kind : kAllKinds) {
+    WhiteningOptions options{.kind = kind, .epsilon = 1e-6, .normalize = kind == WhiteningKind::pca_cor};
+    if (kind == WhiteningKind::pca) options.components = 4;
+    auto w = Whitening::fit<float>(x.cview(), options);
+    const auto path = dir.file(std::string(to_string(kind)) + ".ldm");
+    w.save(path);
+    auto back = Whitening::load(path);
+    CHECK(back.kind() == kind);
+    CHECK(back.options().normalize == options.normalize);
+    CHECK(back.options().epsilon == options.epsilon);
+    CHECK(back.samples() == 300);
+    CHECK(bit_identical(back.matrix(), w.matrix()));
+    CHECK(bit_identical(back.inverse_matrix(), w.inverse_matrix()));
+    auto y0 = w.transform<float>(x.cview());
+    auto y1 = back.transform<float>(x.cview());
+    CHECK(max_abs_diff<float>(y0.cview(), y1.cview()) == 0);
+  }
+  auto p = Pca::fit<float>(x.cview(), {.components = 3});
+  p.save(dir.file("p.ldm"));
+  auto q = Pca::load(dir.file("p.ldm"));
+  CHECK(bit_identical(q.components(), p.components()));
+  CHECK(q.explained_variance_ratio() == p.explained_variance_ratio());
+  CHECK(q.singular_values() == p.singular_values());
+}
+
+TEST_CASE("loading a corrupt, foreign or newer model file is a clear io_error", "[whitening][io][errors]") {
+  TempDir dir("whitening-corrupt");
+  auto x = correlated<double>(100, 4, 89);
+  auto w = Whitening::fit<double>(x.cview(), {.kind = WhiteningKind::zca});
+  const auto good = dir.file("w.ldm");
+  w.save(good);
+  // One flipped byte in the middle: the CRC catches it.
+  {
+    std::fstream f(good, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(0, std::ios::end);
+    const auto size = static_cast<std::streamoff>(f.tellg());
+    f.seekg(size / 2);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    f.seekp(size / 2);
+    f.write(&c, 1);
+  }
+  REQUIRE_THROWS_AS(Whitening::load(good), io_error);
+  REQUIRE_THROWS_WITH(Whitening::load(good), Catch::Contains("w.ldm") && Catch::Contains("CRC-32"));
+  // A PCA model is not a whitening model.
+  Pca::fit<double>(x.cview()).save(dir.file("p.ldm"));
+  REQUIRE_THROWS_WITH(Whitening::load(dir.file("p.ldm")),
+                      Catch::Contains("wrong archive kind: the file holds a 'lowdim.pca', expected a 'lowdim.whitening'"));
+  REQUIRE_THROWS_WITH(Pca::load(dir.file("missing.ldm")), Catch::Contains("missing.ldm"));
+  // Archives that are well formed but whose content is not a valid model.
+  const auto write = [&](const std::string& name, std::uint32_t version, const std::string& kind,
+                         std::int64_t w_cols) {
+    ArchiveWriter a("lowdim.whitening", version);
+    a.put("kind", kind);
+    a.put("components", std::int64_t{0});
+    a.put("epsilon", 0.0);
+    a.put("rank_tolerance", 0.0);
+    a.put("normalize", std::int64_t{0});
+    a.put("ddof", std::int64_t{1});
+    a.put("samples", std::int64_t{100});
+    Matrix<double> mean(1, 4), ev(1, 4), wm(4, w_cols), m(4, 4);
+    a.put<double>("mean", mean.cview());
+    a.put<double>("eigenvalues", ev.cview());
+    a.put<double>("W", wm.cview());
+    a.put<double>("M", m.cview());
+    a.save(dir.file(name));
+    return dir.file(name);
+  };
+  REQUIRE_THROWS_WITH(Whitening::load(write("v2.ldm", 2, "zca", 4)),
+                      Catch::Contains("format version 2; this build reads up to version 1"));
+  REQUIRE_THROWS_WITH(Whitening::load(write("kind.ldm", 1, "zebra", 4)),
+                      Catch::Contains("kind.ldm is corrupt: unknown kind 'zebra'"));
+  REQUIRE_THROWS_WITH(Whitening::load(write("shape.ldm", 1, "zca", 3)),
+                      Catch::Contains("shape.ldm is corrupt: 'M' is 4 x 4, expected 3 x 4"));
+  REQUIRE_NOTHROW(Whitening::load(write("fine.ldm", 1, "zca", 4)));
+}
+
+TEMPLATE_TEST_CASE("moments streamed from a file in blocks equal the in-memory moments", "[whitening][io]", float,
+                   double) {
+  TempDir dir("whitening-stream");
+  const std::int64_t n = 3000, d = 24;
+  auto x = correlated<TestType>(n, d, 97, 1e3);
+  const auto path = dir.file("x.npy");
+  write_npy<TestType>(path, x.cview());
+  Moments whole(d);
+  whole.update<TestType>(x.cview());
+  for (std::int64_t block : {std::int64_t{7}, std::int64_t{333}, std::int64_t{100000}}) {
+    auto streamed = Moments::from_file(path, block);
+    REQUIRE(streamed.count() == n);
+    CHECK(max_abs_diff<double>(streamed.scatter(), whole.scatter()) <= 64 * eps<double> * max_abs(whole.scatter()));
+  }
+  // The same batches as in memory: bit-identical.
+  Moments same(d);
+  for (std::int64_t r = 0; r < n; r += 333) same.update<TestType>(x.row_block(r, std::min<std::int64_t>(333, n - r)));
+  CHECK(bit_identical(Moments::from_file(path, 333).scatter(), same.scatter()));
+  // A NaN deep in the file is reported with its row in the file, not in the block.
+  x(2321, 5) = std::numeric_limits<TestType>::quiet_NaN();
+  write_npy<TestType>(dir.file("nan.npy"), x.cview());
+  REQUIRE_THROWS_WITH(Moments::from_file(dir.file("nan.npy"), 1000), Catch::Contains("row 2321, column 5"));
+  REQUIRE_THROWS_WITH(Moments::from_file(path, 0), Catch::Contains("moments: block_rows must be positive, not 0"));
+}
+
+TEST_CASE("moments stream IDX (uint8, gzip) through RowReader", "[whitening][io]") {
+  const std::string images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  if (!std::filesystem::exists(images)) return;  // the dataset package is optional
+  auto streamed = Moments::from_file(images, 777);
+  auto all = read_matrix<float>(images);
+  Moments whole(all.cols());
+  whole.update<float>(all.cview());
+  REQUIRE(streamed.count() == 10000);
+  REQUIRE(streamed.dim() == 784);
+  CHECK(max_abs_diff<double>(streamed.scatter(), whole.scatter()) <= 64 * eps<double> * max_abs(whole.scatter()));
 }

@@ -53,15 +53,22 @@ struct ReadOptions {
   bool convert_integers = true;
 };
 
-/// Detects the format (by magic bytes, then extension) and reads the header. Throws io_error.
+/// Detects the format (by magic bytes, then extension) and reads the header, checking
+/// every claimed size against the file. Throws io_error. Cost: the header, except a
+/// gzip-compressed .fvecs/.ivecs, whose rows are counted by inflating it once.
 LOWDIM_API ArrayInfo probe(const std::string& path);
 
-/// Reads a whole file as a rows × cols matrix of T (float or double).
+/// Reads a whole file as a rows × cols matrix of T (float or double). One pass over
+/// the file; for gzip, a second (counting) pass only when the ISIZE trailer disagrees
+/// with the header. Throws io_error (docs/io.md lists the checks).
 template <class T>
 LOWDIM_API Matrix<T> read_matrix(const std::string& path, const ReadOptions& options = {});
 
 /// Sequential reader of any supported file, a block of rows at a time, with
-/// memory bounded by the block (gzip inflated on the fly).
+/// memory bounded by the block plus ~1.3 MiB (gzip inflated on the fly; a Fortran-order
+/// file is read by columns through a 16 MiB row cache, whole if it is gzip-compressed).
+/// After the last row it checks that a gzip stream ends there (and its CRC). After it
+/// throws, the reader is unusable.
 class LOWDIM_API RowReader {
  public:
   explicit RowReader(const std::string& path, const ReadOptions& options = {});
@@ -83,8 +90,9 @@ class LOWDIM_API RowReader {
   std::unique_ptr<Impl> impl_;
 };
 
-/// A read-only memory map of an .npy file. view<T>() is zero-copy when the file
-/// is T, C order and little-endian; otherwise use RowReader.
+/// A read-only memory map of an .npy file (not gzip). view<T>() is zero-copy when the
+/// file is T, C order, little-endian and T-aligned (all files numpy or lowdim write);
+/// otherwise use RowReader. The view lives as long as this object.
 class LOWDIM_API MappedNpy {
  public:
   explicit MappedNpy(const std::string& path);
@@ -110,10 +118,11 @@ LOWDIM_API void write_npy(const std::string& path, ConstMatrixView<T> m);
 /// Writes a 1-D .npy of values.size() entries, atomically.
 template <class T>
 LOWDIM_API void write_npy(const std::string& path, std::span<const T> values);
-/// .fvecs (float32 rows) and .ivecs (int32 rows), atomically.
+/// .fvecs (float32 rows) and .ivecs (int32 rows), atomically; rows ≥ 1 and
+/// 1 ≤ cols < 2^31 (invalid_argument otherwise: an empty .fvecs cannot be read back).
 LOWDIM_API void write_fvecs(const std::string& path, ConstMatrixView<float> m);
 LOWDIM_API void write_ivecs(const std::string& path, ConstMatrixView<std::int32_t> m);
-/// Reads an .ivecs file (k-NN ground truth) as rows × dim int32.
+/// Reads an .ivecs file (k-NN ground truth) as rows × dim int32, exactly.
 LOWDIM_API Matrix<std::int32_t> read_ivecs(const std::string& path);
 
 /// A file written to a temporary name beside path (same directory, mode 0666 & ~umask)
@@ -168,12 +177,15 @@ class LOWDIM_API NpyWriter {
 /// version, every length against the file size, and the CRC-32, before use.
 class LOWDIM_API ArchiveWriter {
  public:
+  /// kind names the model ("lowdim.whitening"); version is the model's own format version.
   ArchiveWriter(std::string kind, std::uint32_t version);
+  /// Adds an entry; a name may be put once (invalid_argument otherwise). Matrices are copied.
   void put(const std::string& name, double value);
   void put(const std::string& name, std::int64_t value);
   void put(const std::string& name, const std::string& value);
   template <class T>
   void put(const std::string& name, ConstMatrixView<T> matrix);
+  /// Writes every entry atomically (AtomicFile), with a CRC-32 over the content.
   void save(const std::string& path) const;
 
  private:
@@ -188,9 +200,11 @@ class LOWDIM_API ArchiveReader {
   ArchiveReader(const std::string& path, const std::string& expected_kind);
   std::uint32_t version() const noexcept { return version_; }
   bool has(const std::string& name) const;
+  /// Getters throw io_error naming the entry when it is missing or of another type.
   double get_double(const std::string& name) const;
   std::int64_t get_int(const std::string& name) const;
   std::string get_string(const std::string& name) const;
+  /// A float or double matrix entry, converted to T.
   template <class T>
   Matrix<T> get_matrix(const std::string& name) const;
 

@@ -61,7 +61,8 @@ class LOWDIM_API SketchOperator {
   std::int64_t padded_dim() const noexcept;
 
   /// y (n × k) = x (n × d) · Sᵀ: each row x_i ↦ S x_i. x and y must not overlap;
-  /// non-finite input is an invalid_argument naming its row and column.
+  /// non-finite input is an invalid_argument naming its row and column (y is
+  /// then unspecified: sparse kinds and srht detect it while computing).
   /// Cost: gaussian/rademacher 2·n·d·k (one GEMM per block of S, plus d·k random
   /// numbers per call: pass many rows per call); sparse kinds n·nnz(S)/k·k;
   /// srht n·d'·log₂d'; countsketch n·d. Extra memory O(block·k) (srht O(d')).

@@ -33,7 +33,8 @@ enum class ScatterPrecision {
 /// Within a batch, rows are centred on the batch mean before the syrk; batches and
 /// moments are combined by Chan, Golub & LeVeque's pairwise update, never by
 /// XᵀX − n·μμᵀ, so data shifted far from the origin keep full accuracy.
-/// The same batches in the same order give bit-identical results on any thread count.
+/// The same batches in the same order give bit-identical results on any thread count
+/// (block_float: on the same thread count; across thread counts to float rounding).
 class LOWDIM_API Moments {
  public:
   Moments() = default;
@@ -81,8 +82,25 @@ class LOWDIM_API Moments {
 // ---------------------------------------------------------------------------------------------
 // PCA
 
+enum class PcaSolver {
+  /// eigh of the d × d covariance from the moments: cost n·d² + d³, exact to rounding.
+  exact,
+  /// rsvd's single-pass StreamingSketch of the implicitly centred X gives a k'-dimensional
+  /// subspace V, then one more pass takes the exact eigenpairs of the covariance within it
+  /// (Rayleigh–Ritz). Rows are centred in bounded chunks as they are fed, never as a centred
+  /// copy of X. Three passes: the mean, O(n·d·(k' + s)) with k' = sketch_size, s = 2k' + 1
+  /// (capped at d), and 2·n·d·k'; O(n·k') memory. Variances never exceed the exact ones;
+  /// accurate when the spectrum has decayed by k' (docs/whitening.md). Needs the data
+  /// (fit(x)), not moments.
+  randomized,
+};
+
 struct PcaOptions {
-  std::int64_t components = 0;  ///< k; 0 means min(d, n − 1)
+  std::int64_t components = 0;  ///< k; 0 means min(d, n − 1) (exact solver only)
+  PcaSolver solver = PcaSolver::exact;
+  std::uint64_t seed = 0;  ///< randomized: RandomStream seed of the sketch
+  /// randomized: range sketch size k' ≥ k; 0 means min(n, d, 4k + 10).
+  std::int64_t sketch_size = 0;
 };
 
 /// Principal component analysis. Components are the unit eigenvectors of the sample covariance
@@ -128,6 +146,8 @@ class LOWDIM_API Pca {
 
  private:
   void prepare_float_copies();
+  template <class T>
+  static Pca fit_randomized(ConstMatrixView<T> x, const PcaOptions& options);
   std::int64_t samples_ = 0;
   double total_variance_ = 0;
   std::vector<double> mean_;

@@ -41,6 +41,7 @@ struct Summary {
 
 Summary summarise(RowReader& reader) {
   Summary s;
+  if (reader.rows() == 0 || reader.cols() == 0) return s;
   // Blocks of about 4 MiB of doubles: memory stays bounded whatever the file size.
   const std::int64_t block = std::max<std::int64_t>(1, (std::int64_t{1} << 19) / std::max<std::int64_t>(1, reader.cols()));
   auto buffer = Matrix<double>::uninitialized(std::min(block, std::max<std::int64_t>(reader.rows(), 1)), reader.cols());

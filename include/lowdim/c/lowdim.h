@@ -1,0 +1,132 @@
+/* lowdim C API: opaque handles, int status codes, caller-allocated buffers.
+ *
+ * Every function returns LOWDIM_OK (0) or a negative status; on failure
+ * lowdim_last_error() gives the message of the last error on this thread
+ * ("rsvd: rank 600 exceeds min(rows, cols) = 500"). No exception crosses this
+ * interface. Matrices are row-major: element (i, j) of an n × d matrix with
+ * row stride ld is data[i * ld + j] (ld ≥ d). Outputs are written to buffers
+ * the caller allocates with the documented shape; inputs are never modified.
+ */
+#ifndef LOWDIM_C_LOWDIM_H
+#define LOWDIM_C_LOWDIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define LOWDIM_C_API __declspec(dllimport)
+#else
+#define LOWDIM_C_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum lowdim_status {
+  LOWDIM_OK = 0,
+  LOWDIM_ERROR_INVALID_ARGUMENT = -1,   /* a value the function cannot accept (incl. NULL) */
+  LOWDIM_ERROR_DIMENSION_MISMATCH = -2, /* shapes that do not fit together */
+  LOWDIM_ERROR_IO = -3,                 /* a file cannot be read, parsed or written */
+  LOWDIM_ERROR_NUMERICAL = -4,          /* a factorization failed */
+  LOWDIM_ERROR_OUT_OF_MEMORY = -5,
+  LOWDIM_ERROR_INTERNAL = -6
+};
+
+/* The message of the last failed call on this thread ("" if none). Valid until the next call. */
+LOWDIM_C_API const char* lowdim_last_error(void);
+/* "MAJOR.MINOR.PATCH" of the linked library. */
+LOWDIM_C_API const char* lowdim_version(void);
+/* Threads for lowdim's OpenMP loops and OpenBLAS (≤ 0: unchanged). */
+LOWDIM_C_API void lowdim_set_num_threads(int threads);
+
+/* ---- Sketch operators: a random k × d matrix S, applied row by row (y = S x). ---- */
+typedef struct lowdim_sketch lowdim_sketch;
+
+/* kind: "gaussian", "rademacher", "sparse", "srht", "countsketch". density: 0 = the kind's
+ * default. jl_scaling: nonzero = scaled so that E|Sx|² = |x|². */
+LOWDIM_C_API int lowdim_sketch_create(const char* kind, int64_t input_dim, int64_t output_dim, uint64_t seed,
+                                      double density, int jl_scaling, lowdim_sketch** out);
+LOWDIM_C_API void lowdim_sketch_destroy(lowdim_sketch* sketch);
+LOWDIM_C_API int64_t lowdim_sketch_input_dim(const lowdim_sketch* sketch);
+LOWDIM_C_API int64_t lowdim_sketch_output_dim(const lowdim_sketch* sketch);
+/* y (n × k, row stride ldy) = x (n × d, row stride ldx) · Sᵀ. */
+LOWDIM_C_API int lowdim_sketch_apply_f32(const lowdim_sketch* sketch, const float* x, int64_t n, int64_t ldx,
+                                         float* y, int64_t ldy);
+LOWDIM_C_API int lowdim_sketch_apply_f64(const lowdim_sketch* sketch, const double* x, int64_t n, int64_t ldx,
+                                         double* y, int64_t ldy);
+/* x (n × d) = y (n × k) · S. */
+LOWDIM_C_API int lowdim_sketch_apply_transpose_f32(const lowdim_sketch* sketch, const float* y, int64_t n,
+                                                   int64_t ldy, float* x, int64_t ldx);
+LOWDIM_C_API int lowdim_sketch_apply_transpose_f64(const lowdim_sketch* sketch, const double* y, int64_t n,
+                                                   int64_t ldy, double* x, int64_t ldx);
+
+/* ---- Johnson–Lindenstrauss: bounds, random projection, distortion experiments. ---- */
+/* Smallest k with ⌈4 ln n / (ε²/2 − ε³/3)⌉ (rounded up); delta ≤ 0: the plain bound, else with
+ * failure probability delta. */
+LOWDIM_C_API int lowdim_min_dim(int64_t n_points, double eps, double delta, int64_t* out);
+/* The ε guaranteed by k dimensions for n points (delta ≤ 0: the plain bound). */
+LOWDIM_C_API int lowdim_guaranteed_eps(int64_t k, int64_t n_points, double delta, double* out);
+
+typedef struct lowdim_projection lowdim_projection;
+/* f(x) = S x with a sketch of the given kind; k = 0 picks min_dim(n_points, eps). */
+LOWDIM_C_API int lowdim_projection_create(const char* kind, int64_t input_dim, int64_t k, double eps,
+                                          int64_t n_points, uint64_t seed, lowdim_projection** out);
+LOWDIM_C_API void lowdim_projection_destroy(lowdim_projection* projection);
+LOWDIM_C_API int64_t lowdim_projection_output_dim(const lowdim_projection* projection);
+/* y (n × k) = f(x) for x (n × d). */
+LOWDIM_C_API int lowdim_projection_transform_f32(const lowdim_projection* projection, const float* x, int64_t n,
+                                                 int64_t ldx, float* y, int64_t ldy);
+/* x (n × d) ≈ f⁻¹(y): the pseudo-inverse (the scaled transpose for srht). */
+LOWDIM_C_API int lowdim_projection_inverse_transform_f32(const lowdim_projection* projection, const float* y,
+                                                         int64_t n, int64_t ldy, float* x, int64_t ldx);
+LOWDIM_C_API int lowdim_projection_save(const lowdim_projection* projection, const char* path);
+LOWDIM_C_API int lowdim_projection_load(const char* path, lowdim_projection** out);
+
+/* The distribution of ‖f(x) − f(y)‖² / ‖x − y‖² over sampled pairs, for one kind and k. */
+typedef struct lowdim_distortion {
+  int64_t pairs;               /* pairs measured (distance > 0) */
+  int64_t zero_distance_pairs; /* sampled pairs skipped */
+  int64_t min_dim_bound;       /* min_dim(n, eps) */
+  double mean, std, min, max, q01, q05, q50, q95, q99;
+  double within_eps; /* fraction of pairs with ratio in [1 − eps, 1 + eps] */
+} lowdim_distortion;
+LOWDIM_C_API int lowdim_distortion_f32(const float* x, int64_t n, int64_t d, int64_t ldx, const char* kind,
+                                       int64_t k, double eps, int64_t pairs, uint64_t seed, lowdim_distortion* out);
+
+/* ---- Randomized SVD: A (m × n) ≈ U · diag(s) · Vt with U m × k, s k, Vt k × n. ---- */
+/* method: "krylov" (default when NULL), "rsvd", "single-pass". Deterministic for a seed.
+ * u, s, vt: caller buffers of m·k, k and k·n elements (contiguous rows). */
+LOWDIM_C_API int lowdim_svd_f32(const float* a, int64_t m, int64_t n, int64_t lda, int64_t rank,
+                                const char* method, uint64_t seed, float* u, float* s, float* vt);
+LOWDIM_C_API int lowdim_svd_f64(const double* a, int64_t m, int64_t n, int64_t lda, int64_t rank,
+                                const char* method, uint64_t seed, double* u, double* s, double* vt);
+
+/* ---- Whitening: y = (x − μ) · W, W d × k. ---- */
+typedef struct lowdim_whitening lowdim_whitening;
+
+/* kind: "pca", "zca", "cholesky", "zca-cor", "pca-cor"; k: output dimension (0 = d; pca kinds
+ * only); epsilon: added to eigenvalues; normalize: nonzero = L2-normalise output rows. */
+LOWDIM_C_API int lowdim_whitening_fit_f32(const float* x, int64_t n, int64_t d, int64_t ldx, const char* kind,
+                                          int64_t k, double epsilon, int normalize, lowdim_whitening** out);
+LOWDIM_C_API int lowdim_whitening_fit_f64(const double* x, int64_t n, int64_t d, int64_t ldx, const char* kind,
+                                          int64_t k, double epsilon, int normalize, lowdim_whitening** out);
+/* BERT-whitening (Su et al. 2021): PCA whitening keeping k dimensions, optionally normalised. */
+LOWDIM_C_API int lowdim_bert_whitening_fit_f32(const float* x, int64_t n, int64_t d, int64_t ldx, int64_t k,
+                                               int normalize, lowdim_whitening** out);
+LOWDIM_C_API void lowdim_whitening_destroy(lowdim_whitening* whitening);
+LOWDIM_C_API int64_t lowdim_whitening_input_dim(const lowdim_whitening* whitening);
+LOWDIM_C_API int64_t lowdim_whitening_output_dim(const lowdim_whitening* whitening);
+/* y (n × k, stride ldy) = whitened x (n × d, stride ldx). */
+LOWDIM_C_API int lowdim_whitening_transform_f32(const lowdim_whitening* whitening, const float* x, int64_t n,
+                                                int64_t ldx, float* y, int64_t ldy);
+LOWDIM_C_API int lowdim_whitening_transform_f64(const lowdim_whitening* whitening, const double* x, int64_t n,
+                                                int64_t ldx, double* y, int64_t ldy);
+LOWDIM_C_API int lowdim_whitening_save(const lowdim_whitening* whitening, const char* path);
+LOWDIM_C_API int lowdim_whitening_load(const char* path, lowdim_whitening** out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

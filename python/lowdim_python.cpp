@@ -1,0 +1,397 @@
+// The Python module `lowdim`: NumPy arrays in and out, no copy of an input
+// whose rows are contiguous (any row stride), the GIL released during work.
+// float32 arrays run the float path, float64 the double path; other dtypes are
+// converted to float64.
+
+#include <lowdim/io.hpp>
+#include <lowdim/jl.hpp>
+#include <lowdim/linalg.hpp>
+#include <lowdim/rsvd.hpp>
+#include <lowdim/sketch.hpp>
+#include <lowdim/version.hpp>
+#include <lowdim/whitening.hpp>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+namespace py = pybind11;
+using namespace lowdim;
+
+namespace {
+
+// A NumPy array viewed as an n × d row-major matrix, without a copy when the
+// dtype is T and the elements of a row are contiguous (any row stride);
+// otherwise a C-contiguous copy is made and held by `keep`. Rows are samples,
+// so a 1-D array of d values is one sample (1 × d).
+template <class T>
+struct Input {
+  py::array_t<T> keep;
+  ConstMatrixView<T> view;
+};
+
+template <class T>
+Input<T> as_input(const py::array& array, const char* name) {
+  LOWDIM_CHECK(array.ndim() == 1 || array.ndim() == 2, "{}: expected a 1-D or 2-D array, got {} dimensions", name,
+               array.ndim());
+  py::array_t<T> typed = py::array_t<T>::ensure(array);  // no copy when the dtype already is T
+  LOWDIM_CHECK(typed, "{}: cannot convert the array to {}", name, sizeof(T) == 4 ? "float32" : "float64");
+  const auto item = static_cast<py::ssize_t>(sizeof(T));
+  if (typed.ndim() == 1) typed = typed.reshape({py::ssize_t{1}, typed.shape(0)});
+  const bool rows_contiguous = typed.shape(1) <= 1 || typed.strides(1) == item;
+  const bool stride_ok = typed.strides(0) % item == 0 && typed.strides(0) / item >= typed.shape(1);
+  if (!rows_contiguous || !stride_ok) {
+    typed = py::array_t<T, py::array::c_style>::ensure(typed);
+  }
+  const std::int64_t rows = typed.shape(0), cols = typed.shape(1);
+  const std::int64_t stride = rows <= 1 ? cols : static_cast<std::int64_t>(typed.strides(0) / item);
+  return {typed, ConstMatrixView<T>(typed.data(), rows, cols, std::max(stride, cols))};
+}
+
+template <class T>
+py::array_t<T> new_array(std::int64_t rows, std::int64_t cols) {
+  return py::array_t<T>({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
+}
+template <class T>
+MatrixView<T> as_output(py::array_t<T>& array) {
+  return MatrixView<T>(array.mutable_data(), array.shape(0), array.shape(1));
+}
+template <class T>
+py::array_t<T> to_numpy(const Matrix<T>& m) {
+  auto out = new_array<T>(m.rows(), m.cols());
+  as_output(out).copy_from(m.cview());
+  return out;
+}
+template <class T>
+py::array_t<T> to_numpy(const std::vector<T>& v) {
+  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+template <class T>
+py::array_t<double> to_numpy(std::span<const T> v) {
+  py::array_t<double> out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
+
+// Runs fn<float> or fn<double> by the array's dtype.
+template <class Fn>
+py::object by_dtype(const py::array& a, Fn&& fn) {
+  if (is_float32(a)) return fn.template operator()<float>();
+  return fn.template operator()<double>();
+}
+
+py::object sketch_apply(const SketchOperator& op, const py::array& x, bool transpose) {
+  return by_dtype(x, [&]<class T>() -> py::object {
+    auto in = as_input<T>(x, transpose ? "Sketch.apply_transpose" : "Sketch.apply");
+    auto out = new_array<T>(in.view.rows(), transpose ? op.input_dim() : op.output_dim());
+    auto view = as_output(out);
+    {
+      py::gil_scoped_release release;
+      if (transpose) {
+        op.apply_transpose<T>(in.view, view);
+      } else {
+        op.apply<T>(in.view, view);
+      }
+    }
+    return out;
+  });
+}
+
+py::tuple svd_py(const py::array& a, std::int64_t rank, const std::string& method, std::uint64_t seed, double tol,
+              std::int64_t oversampling, int power_iterations) {
+  SvdOptions options;
+  options.method = parse_svd_method(method);
+  options.rank = rank;
+  options.tol = tol;
+  options.seed = seed;
+  options.oversampling = oversampling;
+  options.power_iterations = power_iterations;
+  return by_dtype(a, [&]<class T>() -> py::object {
+           auto in = as_input<T>(a, "svd");
+           std::optional<SvdResult<T>> result;
+           {
+             py::gil_scoped_release release;
+             result.emplace(lowdim::svd<T>(in.view, options));
+           }
+           return py::make_tuple(to_numpy(result->u), to_numpy(result->s), to_numpy(result->vt));
+         })
+      .cast<py::tuple>();
+}
+
+Whitening fit_whitening(const py::array& x, const std::string& kind, std::int64_t k, double epsilon,
+                        double rank_tolerance, bool normalize) {
+  WhiteningOptions options;
+  options.kind = parse_whitening_kind(kind);
+  options.components = k;
+  options.epsilon = epsilon;
+  options.rank_tolerance = rank_tolerance;
+  options.normalize = normalize;
+  std::optional<Whitening> model;
+  by_dtype(x, [&]<class T>() -> py::object {
+    auto in = as_input<T>(x, "Whitening.fit");
+    py::gil_scoped_release release;
+    model.emplace(Whitening::fit<T>(in.view, options));
+    return py::none();
+  });
+  return std::move(*model);
+}
+
+py::object whitening_apply(const Whitening& w, const py::array& x, bool inverse) {
+  return by_dtype(x, [&]<class T>() -> py::object {
+    auto in = as_input<T>(x, inverse ? "Whitening.inverse_transform" : "Whitening.transform");
+    auto out = new_array<T>(in.view.rows(), inverse ? w.dim() : w.output_dim());
+    auto view = as_output(out);
+    {
+      py::gil_scoped_release release;
+      if (inverse) {
+        w.inverse_transform<T>(in.view, view);
+      } else {
+        w.transform<T>(in.view, view);
+      }
+    }
+    return out;
+  });
+}
+
+py::object projection_apply(const RandomProjection& p, const py::array& x, bool inverse) {
+  return by_dtype(x, [&]<class T>() -> py::object {
+    auto in = as_input<T>(x, inverse ? "RandomProjection.inverse_transform" : "RandomProjection.transform");
+    auto out = new_array<T>(in.view.rows(), inverse ? p.input_dim() : p.output_dim());
+    auto view = as_output(out);
+    {
+      py::gil_scoped_release release;
+      if (inverse) {
+        p.inverse_transform<T>(in.view, view);
+      } else {
+        p.transform<T>(in.view, view);
+      }
+    }
+    return out;
+  });
+}
+
+py::dict distortion_to_dict(const DistortionReport& report) {
+  py::dict d;
+  d["n_points"] = report.n_points;
+  d["dim"] = report.dim;
+  d["pairs"] = report.pairs;
+  d["zero_distance_pairs"] = report.zero_distance_pairs;
+  d["eps"] = report.eps;
+  d["min_dim_bound"] = report.min_dim_bound;
+  py::list results;
+  for (const auto& r : report.results) {
+    py::dict row;
+    row["kind"] = to_string(r.kind);
+    row["k"] = r.k;
+    row["mean"] = r.mean;
+    row["std"] = r.std;
+    row["min"] = r.min;
+    row["max"] = r.max;
+    row["q01"] = r.q01;
+    row["q05"] = r.q05;
+    row["q50"] = r.q50;
+    row["q95"] = r.q95;
+    row["q99"] = r.q99;
+    row["within_eps"] = r.within_eps;
+    row["inner_mean_abs_error"] = r.inner_mean_abs_error;
+    row["cosine_mean_abs_error"] = r.cosine_mean_abs_error;
+    if (!r.ratios.empty()) row["ratios"] = to_numpy(r.ratios);
+    results.append(row);
+  }
+  d["results"] = results;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(lowdim, m) {
+  m.doc() = "lowdim: dimensionality reduction and randomized linear algebra (Johnson-Lindenstrauss)";
+  m.attr("__version__") = version();
+
+  // lowdim errors become Python exceptions of matching kinds.
+  static py::exception<lowdim::error> base(m, "Error", PyExc_RuntimeError);
+  static py::exception<lowdim::invalid_argument> invalid(m, "InvalidArgument", PyExc_ValueError);
+  static py::exception<lowdim::io_error> io(m, "IoError", PyExc_OSError);
+  static py::exception<lowdim::numerical_error> numerical(m, "NumericalError", base.ptr());
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const lowdim::invalid_argument& e) {
+      PyErr_SetString(invalid.ptr(), e.what());
+    } catch (const lowdim::io_error& e) {
+      PyErr_SetString(io.ptr(), e.what());
+    } catch (const lowdim::numerical_error& e) {
+      PyErr_SetString(numerical.ptr(), e.what());
+    } catch (const lowdim::error& e) {
+      PyErr_SetString(base.ptr(), e.what());
+    }
+  });
+
+  m.def("set_num_threads", &linalg::set_num_threads, py::arg("threads"),
+        "Threads for lowdim's OpenMP loops and OpenBLAS.");
+  m.def("blas_info", &linalg::blas_info);
+
+  py::class_<SketchOperator>(m, "Sketch", "A random k x d sketch S applied to rows: Y = X S^T (n x d -> n x k).")
+      .def(py::init([](const std::string& kind, std::int64_t d, std::int64_t k, std::uint64_t seed, double density,
+                       bool jl_scaling) {
+             return SketchOperator(parse_sketch_kind(kind), d, k, seed, SketchOptions{density, jl_scaling});
+           }),
+           py::arg("kind"), py::arg("input_dim"), py::arg("output_dim"), py::arg("seed") = 0,
+           py::arg("density") = 0.0, py::arg("jl_scaling") = true)
+      .def_property_readonly("kind", [](const SketchOperator& s) { return to_string(s.kind()); })
+      .def_property_readonly("input_dim", &SketchOperator::input_dim)
+      .def_property_readonly("output_dim", &SketchOperator::output_dim)
+      .def_property_readonly("seed", &SketchOperator::seed)
+      .def("apply", [](const SketchOperator& s, const py::array& x) { return sketch_apply(s, x, false); },
+           py::arg("x"), "Y (n x k) = X (n x d) S^T")
+      .def("apply_transpose", [](const SketchOperator& s, const py::array& y) { return sketch_apply(s, y, true); },
+           py::arg("y"), "X (n x d) = Y (n x k) S")
+      .def("materialize",
+           [](const SketchOperator& s, const std::string& dtype) -> py::object {
+             if (dtype == "float32") return to_numpy(s.materialize<float>());
+             LOWDIM_CHECK(dtype == "float64", "Sketch.materialize: dtype must be float32 or float64, not {}", dtype);
+             return to_numpy(s.materialize<double>());
+           },
+           py::arg("dtype") = "float64", "The dense k x d matrix S");
+
+  m.def(
+      "min_dim",
+      [](std::int64_t n, double eps, std::optional<double> delta) {
+        return delta ? lowdim::min_dim(n, eps, *delta) : lowdim::min_dim(n, eps);
+      },
+      py::arg("n_points"), py::arg("eps"), py::arg("delta") = py::none(),
+      "Smallest k of the JL bound ceil(4 ln n / (eps^2/2 - eps^3/3)), rounded up (optionally with failure "
+      "probability delta).");
+  m.def(
+      "guaranteed_eps",
+      [](std::int64_t k, std::int64_t n, std::optional<double> delta) {
+        return delta ? lowdim::guaranteed_eps(k, n, *delta) : lowdim::guaranteed_eps(k, n);
+      },
+      py::arg("k"), py::arg("n_points"), py::arg("delta") = py::none(), "The eps that k dimensions guarantee.");
+
+  py::class_<RandomProjection>(m, "RandomProjection", "f(x) = S x with a sketch operator (description only).")
+      .def(py::init([](std::int64_t input_dim, std::int64_t k, const std::string& kind, double eps,
+                       std::int64_t n_points, std::uint64_t seed, double density) {
+             RandomProjectionOptions options;
+             options.kind = parse_sketch_kind(kind);
+             options.k = k;
+             options.eps = eps;
+             options.n_points = n_points;
+             options.seed = seed;
+             options.sketch.density = density;
+             RandomProjection p;
+             p.fit(input_dim, options);
+             return p;
+           }),
+           py::arg("input_dim"), py::arg("k") = 0, py::arg("kind") = "gaussian", py::arg("eps") = 0.1,
+           py::arg("n_points") = 0, py::arg("seed") = 0, py::arg("density") = 0.0,
+           "k = 0 picks min_dim(n_points, eps).")
+      .def_property_readonly("input_dim", &RandomProjection::input_dim)
+      .def_property_readonly("output_dim", &RandomProjection::output_dim)
+      .def("transform", [](const RandomProjection& p, const py::array& x) { return projection_apply(p, x, false); },
+           py::arg("x"))
+      .def("inverse_transform",
+           [](const RandomProjection& p, const py::array& y) { return projection_apply(p, y, true); }, py::arg("y"))
+      .def("save", &RandomProjection::save, py::arg("path"))
+      .def_static("load", &RandomProjection::load, py::arg("path"));
+
+  m.def(
+      "measure_distortion",
+      [](const py::array& x, const std::vector<std::string>& kinds, const std::vector<std::int64_t>& dims, double eps,
+         std::int64_t pairs, std::uint64_t seed, bool keep_ratios) {
+        DistortionOptions options;
+        options.kinds.clear();
+        for (const auto& k : kinds) options.kinds.push_back(parse_sketch_kind(k));
+        options.dims = dims;
+        options.eps = eps;
+        options.pairs = pairs;
+        options.seed = seed;
+        options.keep_ratios = keep_ratios;
+        std::optional<DistortionReport> report;
+        by_dtype(x, [&]<class T>() -> py::object {
+          auto in = as_input<T>(x, "measure_distortion");
+          py::gil_scoped_release release;
+          report.emplace(lowdim::measure_distortion<T>(in.view, options));
+          return py::none();
+        });
+        return distortion_to_dict(*report);
+      },
+      py::arg("x"), py::arg("kinds") = std::vector<std::string>{"gaussian", "sparse", "srht"},
+      py::arg("dims") = std::vector<std::int64_t>{16, 32, 64, 128, 256}, py::arg("eps") = 0.1,
+      py::arg("pairs") = 10000, py::arg("seed") = 0, py::arg("keep_ratios") = false,
+      "JL distortion experiment: squared-distance ratios of sampled pairs for each kind and k.");
+
+  m.def("svd", &svd_py, py::arg("a"), py::arg("rank") = 0, py::arg("method") = "krylov", py::arg("seed") = 0,
+        py::arg("tol") = 0.0, py::arg("oversampling") = -1, py::arg("power_iterations") = -1,
+        "Randomized SVD of a (m x n): returns U (m x k), s (k), Vt (k x n). method: krylov, rsvd, qb "
+        "(fixed accuracy: tol), single-pass.");
+
+  py::class_<Whitening>(m, "Whitening", "y = (x - mu) W with cov(y) = I (Kessy, Lewin & Strimmer 2018).")
+      .def_static("fit", &fit_whitening, py::arg("x"), py::arg("kind") = "zca", py::arg("k") = 0,
+                  py::arg("epsilon") = 0.0, py::arg("rank_tolerance") = 0.0, py::arg("normalize") = false,
+                  "Fit on the rows of x (n x d). kind: pca, zca, cholesky, zca-cor, pca-cor.")
+      .def_static("load", &Whitening::load, py::arg("path"))
+      .def("save", &Whitening::save, py::arg("path"))
+      .def_property_readonly("kind", [](const Whitening& w) { return to_string(w.kind()); })
+      .def_property_readonly("input_dim", &Whitening::dim)
+      .def_property_readonly("output_dim", &Whitening::output_dim)
+      .def_property_readonly("mean", [](const Whitening& w) { return to_numpy(w.mean()); })
+      .def_property_readonly("matrix", [](const Whitening& w) { return to_numpy(Matrix<double>::copy_of(w.matrix())); })
+      .def("transform", [](const Whitening& w, const py::array& x) { return whitening_apply(w, x, false); },
+           py::arg("x"))
+      .def("inverse_transform", [](const Whitening& w, const py::array& y) { return whitening_apply(w, y, true); },
+           py::arg("y"));
+
+  m.def(
+      "bert_whitening",
+      [](const py::array& x, std::int64_t k, bool normalize) {
+        BertWhiteningOptions options;
+        options.components = k;
+        options.normalize = normalize;
+        std::optional<Whitening> model;
+        by_dtype(x, [&]<class T>() -> py::object {
+          auto in = as_input<T>(x, "bert_whitening");
+          py::gil_scoped_release release;
+          model.emplace(fit_bert_whitening<T>(in.view, options));
+          return py::none();
+        });
+        return std::move(*model);
+      },
+      py::arg("x"), py::arg("k") = 256, py::arg("normalize") = false,
+      "BERT-whitening (Su et al. 2021): PCA whitening keeping k dimensions.");
+
+  m.def(
+      "read",
+      [](const std::string& path, const std::string& dtype) -> py::object {
+        py::gil_scoped_release release;
+        if (dtype == "float32") {
+          auto matrix = read_matrix<float>(path);
+          py::gil_scoped_acquire acquire;
+          return to_numpy(matrix);
+        }
+        LOWDIM_CHECK(dtype == "float64", "read: dtype must be float32 or float64, not {}", dtype);
+        auto matrix = read_matrix<double>(path);
+        py::gil_scoped_acquire acquire;
+        return to_numpy(matrix);
+      },
+      py::arg("path"), py::arg("dtype") = "float32",
+      "Read .npy, IDX (.gz too) or .fvecs as a rows x cols array.");
+  m.def(
+      "write_npy",
+      [](const std::string& path, const py::array& x) {
+        by_dtype(x, [&]<class T>() -> py::object {
+          auto in = as_input<T>(x, "write_npy");
+          py::gil_scoped_release release;
+          write_npy<T>(path, in.view);
+          return py::none();
+        });
+      },
+      py::arg("path"), py::arg("x"), "Write a 2-D array as .npy, atomically.");
+}

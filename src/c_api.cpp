@@ -1,0 +1,332 @@
+// The C front end: every call catches, maps the exception to a status code and
+// keeps its message in a thread-local buffer. No exception crosses this file.
+
+#include <lowdim/c/lowdim.h>
+#include <lowdim/jl.hpp>
+#include <lowdim/linalg.hpp>
+#include <lowdim/rsvd.hpp>
+#include <lowdim/sketch.hpp>
+#include <lowdim/version.hpp>
+#include <lowdim/whitening.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <new>
+#include <string>
+
+struct lowdim_sketch {
+  lowdim::SketchOperator op;
+};
+struct lowdim_whitening {
+  lowdim::Whitening model;
+};
+struct lowdim_projection {
+  lowdim::RandomProjection model;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+template <class Fn>
+int guarded(Fn&& fn) noexcept {
+  try {
+    last_error.clear();
+    fn();
+    return LOWDIM_OK;
+  } catch (const lowdim::dimension_mismatch& e) {
+    last_error = e.what();
+    return LOWDIM_ERROR_DIMENSION_MISMATCH;
+  } catch (const lowdim::invalid_argument& e) {
+    last_error = e.what();
+    return LOWDIM_ERROR_INVALID_ARGUMENT;
+  } catch (const lowdim::io_error& e) {
+    last_error = e.what();
+    return LOWDIM_ERROR_IO;
+  } catch (const lowdim::numerical_error& e) {
+    last_error = e.what();
+    return LOWDIM_ERROR_NUMERICAL;
+  } catch (const std::bad_alloc&) {
+    last_error = "out of memory";
+    return LOWDIM_ERROR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    last_error = std::string("internal error: ") + e.what();
+    return LOWDIM_ERROR_INTERNAL;
+  } catch (...) {
+    last_error = "internal error: unknown exception";
+    return LOWDIM_ERROR_INTERNAL;
+  }
+}
+
+void require(const void* pointer, const char* function, const char* name) {
+  LOWDIM_CHECK(pointer != nullptr, "{}: {} is NULL", function, name);
+}
+
+// A read-only n × d view with row stride ld, validated.
+template <class T>
+lowdim::ConstMatrixView<T> in_view(const T* data, std::int64_t n, std::int64_t d, std::int64_t ld,
+                                   const char* function, const char* name) {
+  require(data, function, name);
+  LOWDIM_CHECK(n >= 0 && d >= 0, "{}: {} has negative shape {} x {}", function, name, n, d);
+  LOWDIM_CHECK(ld >= d, "{}: row stride of {} is {}, smaller than its {} columns", function, name, ld, d);
+  return lowdim::ConstMatrixView<T>(data, n, d, ld);
+}
+template <class T>
+lowdim::MatrixView<T> out_view(T* data, std::int64_t n, std::int64_t d, std::int64_t ld, const char* function,
+                               const char* name) {
+  require(data, function, name);
+  LOWDIM_CHECK(ld >= d, "{}: row stride of {} is {}, smaller than its {} columns", function, name, ld, d);
+  return lowdim::MatrixView<T>(data, n, d, ld);
+}
+
+template <class T>
+int sketch_apply(const lowdim_sketch* sketch, const T* x, int64_t n, int64_t ldx, T* y, int64_t ldy) {
+  return guarded([&] {
+    require(sketch, "lowdim_sketch_apply", "sketch");
+    const auto& op = sketch->op;
+    op.apply<T>(in_view(x, n, op.input_dim(), ldx, "lowdim_sketch_apply", "x"),
+                out_view(y, n, op.output_dim(), ldy, "lowdim_sketch_apply", "y"));
+  });
+}
+template <class T>
+int sketch_apply_transpose(const lowdim_sketch* sketch, const T* y, int64_t n, int64_t ldy, T* x, int64_t ldx) {
+  return guarded([&] {
+    require(sketch, "lowdim_sketch_apply_transpose", "sketch");
+    const auto& op = sketch->op;
+    op.apply_transpose<T>(in_view(y, n, op.output_dim(), ldy, "lowdim_sketch_apply_transpose", "y"),
+                          out_view(x, n, op.input_dim(), ldx, "lowdim_sketch_apply_transpose", "x"));
+  });
+}
+
+template <class T>
+int svd(const T* a, int64_t m, int64_t n, int64_t lda, int64_t rank, const char* method, uint64_t seed, T* u, T* s,
+        T* vt) {
+  return guarded([&] {
+    const auto view = in_view(a, m, n, lda, "lowdim_svd", "a");
+    require(u, "lowdim_svd", "u");
+    require(s, "lowdim_svd", "s");
+    require(vt, "lowdim_svd", "vt");
+    lowdim::SvdOptions options;
+    options.method = method == nullptr ? lowdim::SvdMethod::krylov : lowdim::parse_svd_method(method);
+    LOWDIM_CHECK(options.method != lowdim::SvdMethod::qb,
+                 "lowdim_svd: method qb is fixed-accuracy; the C API takes a fixed rank");
+    options.rank = rank;
+    options.seed = seed;
+    const auto result = lowdim::svd<T>(view, options);
+    const std::int64_t k = static_cast<std::int64_t>(result.s.size());
+    LOWDIM_ASSERT(k == rank);
+    lowdim::MatrixView<T>(u, m, k).copy_from(result.u.cview());
+    lowdim::MatrixView<T>(vt, k, n).copy_from(result.vt.cview());
+    std::copy(result.s.begin(), result.s.end(), s);
+  });
+}
+
+template <class T>
+int whitening_fit(const T* x, int64_t n, int64_t d, int64_t ldx, const char* kind, int64_t k, double epsilon,
+                  int normalize, lowdim_whitening** out) {
+  return guarded([&] {
+    require(out, "lowdim_whitening_fit", "out");
+    *out = nullptr;
+    require(kind, "lowdim_whitening_fit", "kind");
+    lowdim::WhiteningOptions options;
+    options.kind = lowdim::parse_whitening_kind(kind);
+    options.components = k;
+    options.epsilon = epsilon;
+    options.normalize = normalize != 0;
+    auto model = lowdim::Whitening::fit<T>(in_view(x, n, d, ldx, "lowdim_whitening_fit", "x"), options);
+    *out = new lowdim_whitening{std::move(model)};
+  });
+}
+
+template <class T>
+int whitening_transform(const lowdim_whitening* w, const T* x, int64_t n, int64_t ldx, T* y, int64_t ldy) {
+  return guarded([&] {
+    require(w, "lowdim_whitening_transform", "whitening");
+    w->model.transform<T>(in_view(x, n, w->model.dim(), ldx, "lowdim_whitening_transform", "x"),
+                          out_view(y, n, w->model.output_dim(), ldy, "lowdim_whitening_transform", "y"));
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* lowdim_last_error(void) { return last_error.c_str(); }
+const char* lowdim_version(void) { return lowdim::version(); }
+void lowdim_set_num_threads(int threads) { lowdim::linalg::set_num_threads(threads); }
+
+int lowdim_sketch_create(const char* kind, int64_t input_dim, int64_t output_dim, uint64_t seed, double density,
+                         int jl_scaling, lowdim_sketch** out) {
+  return guarded([&] {
+    require(out, "lowdim_sketch_create", "out");
+    *out = nullptr;
+    require(kind, "lowdim_sketch_create", "kind");
+    lowdim::SketchOptions options;
+    options.density = density;
+    options.jl_scaling = jl_scaling != 0;
+    lowdim::SketchOperator op(lowdim::parse_sketch_kind(kind), input_dim, output_dim, seed, options);
+    *out = new lowdim_sketch{std::move(op)};
+  });
+}
+void lowdim_sketch_destroy(lowdim_sketch* sketch) { delete sketch; }
+int64_t lowdim_sketch_input_dim(const lowdim_sketch* sketch) { return sketch ? sketch->op.input_dim() : -1; }
+int64_t lowdim_sketch_output_dim(const lowdim_sketch* sketch) { return sketch ? sketch->op.output_dim() : -1; }
+int lowdim_sketch_apply_f32(const lowdim_sketch* s, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy) {
+  return sketch_apply(s, x, n, ldx, y, ldy);
+}
+int lowdim_sketch_apply_f64(const lowdim_sketch* s, const double* x, int64_t n, int64_t ldx, double* y,
+                            int64_t ldy) {
+  return sketch_apply(s, x, n, ldx, y, ldy);
+}
+int lowdim_sketch_apply_transpose_f32(const lowdim_sketch* s, const float* y, int64_t n, int64_t ldy, float* x,
+                                      int64_t ldx) {
+  return sketch_apply_transpose(s, y, n, ldy, x, ldx);
+}
+int lowdim_sketch_apply_transpose_f64(const lowdim_sketch* s, const double* y, int64_t n, int64_t ldy, double* x,
+                                      int64_t ldx) {
+  return sketch_apply_transpose(s, y, n, ldy, x, ldx);
+}
+
+int lowdim_min_dim(int64_t n_points, double eps, double delta, int64_t* out) {
+  return guarded([&] {
+    require(out, "lowdim_min_dim", "out");
+    *out = delta > 0 ? lowdim::min_dim(n_points, eps, delta) : lowdim::min_dim(n_points, eps);
+  });
+}
+int lowdim_guaranteed_eps(int64_t k, int64_t n_points, double delta, double* out) {
+  return guarded([&] {
+    require(out, "lowdim_guaranteed_eps", "out");
+    *out = delta > 0 ? lowdim::guaranteed_eps(k, n_points, delta) : lowdim::guaranteed_eps(k, n_points);
+  });
+}
+
+int lowdim_projection_create(const char* kind, int64_t input_dim, int64_t k, double eps, int64_t n_points,
+                             uint64_t seed, lowdim_projection** out) {
+  return guarded([&] {
+    require(out, "lowdim_projection_create", "out");
+    *out = nullptr;
+    require(kind, "lowdim_projection_create", "kind");
+    lowdim::RandomProjectionOptions options;
+    options.kind = lowdim::parse_sketch_kind(kind);
+    options.k = k;
+    options.eps = eps;
+    options.n_points = n_points;
+    options.seed = seed;
+    auto projection = std::make_unique<lowdim_projection>();
+    projection->model.fit(input_dim, options);
+    *out = projection.release();
+  });
+}
+void lowdim_projection_destroy(lowdim_projection* p) { delete p; }
+int64_t lowdim_projection_output_dim(const lowdim_projection* p) {
+  return p && p->model.fitted() ? p->model.output_dim() : -1;
+}
+int lowdim_projection_transform_f32(const lowdim_projection* p, const float* x, int64_t n, int64_t ldx, float* y,
+                                    int64_t ldy) {
+  return guarded([&] {
+    require(p, "lowdim_projection_transform", "projection");
+    p->model.transform<float>(in_view(x, n, p->model.input_dim(), ldx, "lowdim_projection_transform", "x"),
+                              out_view(y, n, p->model.output_dim(), ldy, "lowdim_projection_transform", "y"));
+  });
+}
+int lowdim_projection_inverse_transform_f32(const lowdim_projection* p, const float* y, int64_t n, int64_t ldy,
+                                            float* x, int64_t ldx) {
+  return guarded([&] {
+    require(p, "lowdim_projection_inverse_transform", "projection");
+    p->model.inverse_transform<float>(
+        in_view(y, n, p->model.output_dim(), ldy, "lowdim_projection_inverse_transform", "y"),
+        out_view(x, n, p->model.input_dim(), ldx, "lowdim_projection_inverse_transform", "x"));
+  });
+}
+int lowdim_projection_save(const lowdim_projection* p, const char* path) {
+  return guarded([&] {
+    require(p, "lowdim_projection_save", "projection");
+    require(path, "lowdim_projection_save", "path");
+    p->model.save(path);
+  });
+}
+int lowdim_projection_load(const char* path, lowdim_projection** out) {
+  return guarded([&] {
+    require(out, "lowdim_projection_load", "out");
+    *out = nullptr;
+    require(path, "lowdim_projection_load", "path");
+    *out = new lowdim_projection{lowdim::RandomProjection::load(path)};
+  });
+}
+
+int lowdim_distortion_f32(const float* x, int64_t n, int64_t d, int64_t ldx, const char* kind, int64_t k,
+                          double eps, int64_t pairs, uint64_t seed, lowdim_distortion* out) {
+  return guarded([&] {
+    require(out, "lowdim_distortion", "out");
+    require(kind, "lowdim_distortion", "kind");
+    lowdim::DistortionOptions options;
+    options.kinds = {lowdim::parse_sketch_kind(kind)};
+    options.dims = {k};
+    options.eps = eps;
+    options.pairs = pairs;
+    options.seed = seed;
+    const auto report = lowdim::measure_distortion<float>(in_view(x, n, d, ldx, "lowdim_distortion", "x"), options);
+    LOWDIM_CHECK(!report.results.empty(), "lowdim_distortion: kind {} does not accept k = {} for d = {}", kind, k, d);
+    const auto& r = report.results.front();
+    *out = lowdim_distortion{report.pairs, report.zero_distance_pairs, report.min_dim_bound, r.mean, r.std, r.min,
+                             r.max, r.q01, r.q05, r.q50, r.q95, r.q99, r.within_eps};
+  });
+}
+
+int lowdim_svd_f32(const float* a, int64_t m, int64_t n, int64_t lda, int64_t rank, const char* method,
+                   uint64_t seed, float* u, float* s, float* vt) {
+  return svd(a, m, n, lda, rank, method, seed, u, s, vt);
+}
+int lowdim_svd_f64(const double* a, int64_t m, int64_t n, int64_t lda, int64_t rank, const char* method,
+                   uint64_t seed, double* u, double* s, double* vt) {
+  return svd(a, m, n, lda, rank, method, seed, u, s, vt);
+}
+
+int lowdim_whitening_fit_f32(const float* x, int64_t n, int64_t d, int64_t ldx, const char* kind, int64_t k,
+                             double epsilon, int normalize, lowdim_whitening** out) {
+  return whitening_fit(x, n, d, ldx, kind, k, epsilon, normalize, out);
+}
+int lowdim_whitening_fit_f64(const double* x, int64_t n, int64_t d, int64_t ldx, const char* kind, int64_t k,
+                             double epsilon, int normalize, lowdim_whitening** out) {
+  return whitening_fit(x, n, d, ldx, kind, k, epsilon, normalize, out);
+}
+int lowdim_bert_whitening_fit_f32(const float* x, int64_t n, int64_t d, int64_t ldx, int64_t k, int normalize,
+                                  lowdim_whitening** out) {
+  return guarded([&] {
+    require(out, "lowdim_bert_whitening_fit", "out");
+    *out = nullptr;
+    lowdim::BertWhiteningOptions options;
+    options.components = k;
+    options.normalize = normalize != 0;
+    auto model = lowdim::fit_bert_whitening<float>(in_view(x, n, d, ldx, "lowdim_bert_whitening_fit", "x"), options);
+    *out = new lowdim_whitening{std::move(model)};
+  });
+}
+void lowdim_whitening_destroy(lowdim_whitening* w) { delete w; }
+int64_t lowdim_whitening_input_dim(const lowdim_whitening* w) { return w ? w->model.dim() : -1; }
+int64_t lowdim_whitening_output_dim(const lowdim_whitening* w) { return w ? w->model.output_dim() : -1; }
+int lowdim_whitening_transform_f32(const lowdim_whitening* w, const float* x, int64_t n, int64_t ldx, float* y,
+                                   int64_t ldy) {
+  return whitening_transform(w, x, n, ldx, y, ldy);
+}
+int lowdim_whitening_transform_f64(const lowdim_whitening* w, const double* x, int64_t n, int64_t ldx, double* y,
+                                   int64_t ldy) {
+  return whitening_transform(w, x, n, ldx, y, ldy);
+}
+int lowdim_whitening_save(const lowdim_whitening* w, const char* path) {
+  return guarded([&] {
+    require(w, "lowdim_whitening_save", "whitening");
+    require(path, "lowdim_whitening_save", "path");
+    w->model.save(path);
+  });
+}
+int lowdim_whitening_load(const char* path, lowdim_whitening** out) {
+  return guarded([&] {
+    require(out, "lowdim_whitening_load", "out");
+    *out = nullptr;
+    require(path, "lowdim_whitening_load", "path");
+    *out = new lowdim_whitening{lowdim::Whitening::load(path)};
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,7 @@
+// libFuzzer target: the plain IDX reader (probe, read_matrix, RowReader).
+#include "fuzz_common.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  lowdim::fuzz::exercise_readers(lowdim::fuzz::write_input("input-idx3-ubyte", data, size));
+  return 0;
+}

@@ -1,0 +1,9 @@
+# The Python module's tests, with /usr/bin/python3 (Debian's NumPy).
+if(TARGET lowdim_python)
+  add_test(NAME "python module"
+           COMMAND ${Python3_EXECUTABLE} -m unittest -v test_python
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/python)
+  set_tests_properties("python module" PROPERTIES
+    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>;LOWDIM_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}"
+    TIMEOUT 300)
+endif()

@@ -1,0 +1,77 @@
+// lowdim pca: principal components of a file (streamed moments, exact eigensolver),
+// the projected data and optionally the components, written atomically.
+
+#include "command.hpp"
+
+#include <lowdim/io.hpp>
+#include <lowdim/whitening.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <string>
+
+namespace lowdim::cli {
+namespace {
+
+struct PcaArgs {
+  std::string input, output, components, model;
+  std::string solver = "exact";
+  std::int64_t k = 0;
+  std::int64_t block_rows = 16384;
+  std::uint64_t seed = 0;
+};
+
+const RegisterCommand registered{"pca", [](CLI::App& app) {
+  auto args = std::make_shared<PcaArgs>();
+  auto* cmd = app.add_subcommand("pca", "Principal component analysis: project a data file onto its top k components");
+  cmd->add_option("--input,-i", args->input, "Data file: .npy, IDX (.gz) or .fvecs, n x d")->required();
+  cmd->add_option("--k", args->k, "Number of components")->required();
+  cmd->add_option("--output,-o", args->output, "Projected data .npy, n x k float32 (written atomically)")->required();
+  cmd->add_option("--components", args->components, "Also write the components, k x d float64 .npy");
+  cmd->add_option("--model", args->model, "Also save the fitted PCA model");
+  cmd->add_option("--solver", args->solver,
+                  "exact (streamed moments + eigh) | randomized (single-pass sketch; reads the file into memory)")
+      ->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Seed of the randomized sketch")->capture_default_str();
+  cmd->add_option("--block-rows", args->block_rows, "Rows read per block")->capture_default_str();
+  cmd->callback([args] {
+    const auto& a = *args;
+    LOWDIM_CHECK(a.k >= 1, "pca: --k must be positive, not {}", a.k);
+    LOWDIM_CHECK(a.block_rows >= 1, "pca: --block-rows must be positive, not {}", a.block_rows);
+    LOWDIM_CHECK(a.solver == "exact" || a.solver == "randomized", "pca: --solver must be exact or randomized, not '{}'",
+                 a.solver);
+    const auto p = a.solver == "exact"
+                       ? Pca::fit(Moments::from_file(a.input, a.block_rows), {.components = a.k})
+                       : Pca::fit<float>(read_matrix<float>(a.input).cview(),
+                                         {.components = a.k, .solver = PcaSolver::randomized, .seed = a.seed});
+    // Second streamed pass: project block by block into the output file.
+    RowReader reader(a.input);
+    auto in = Matrix<float>::uninitialized(std::max<std::int64_t>(1, std::min(a.block_rows, reader.rows())),
+                                           reader.cols());
+    auto out = Matrix<float>::uninitialized(in.rows(), p.components_count());
+    NpyWriter<float> writer(a.output, p.components_count());
+    while (const std::int64_t got = reader.read<float>(in.view())) {
+      p.transform<float>(in.cview().row_block(0, got), out.view().row_block(0, got));
+      writer.append(out.cview().row_block(0, got));
+    }
+    if (!a.components.empty()) write_npy<double>(a.components, p.components());
+    if (!a.model.empty()) p.save(a.model);
+    writer.commit();
+    const auto ratio = p.explained_variance_ratio();
+    fmt::print("pca ({}): {} x {} -> {} components\n", a.solver, p.samples(), p.dim(), p.components_count());
+    fmt::print("{:>9}  {:>14}  {:>9}  {:>10}\n", "component", "variance", "ratio", "cumulative");
+    double cumulative = 0;
+    for (std::size_t i = 0; i < ratio.size(); ++i) {
+      cumulative += ratio[i];
+      if (i < 10 || i + 1 == ratio.size())
+        fmt::print("{:>9}  {:>14.6g}  {:>9.4f}  {:>10.4f}\n", i + 1, p.explained_variance()[i], ratio[i], cumulative);
+      else if (i == 10)
+        fmt::print("{:>9}\n", "...");
+    }
+    fmt::print("output: {}\n", a.output);
+  });
+}};
+
+}  // namespace
+}  // namespace lowdim::cli
