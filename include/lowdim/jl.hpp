@@ -116,7 +116,7 @@ struct DistortionOptions {
   /// Keep every pair's ratio in the results (for plots).
   bool keep_ratios = false;
   /// Called after each (kind, k) with (done, total); may be empty.
-  std::function<void(std::int64_t, std::int64_t)> progress;
+  std::function<void(std::int64_t, std::int64_t)> progress = {};
 };
 
 /// What one projection (kind, k) did to the sampled pairs.

@@ -27,7 +27,7 @@ struct JlPlotInfo {
   std::string input_name;
   double target_fraction = 0;  // 0: no target line
   /// The smallest k reaching the target, per kind (marked on the target line).
-  std::vector<std::pair<SketchKind, std::int64_t>> smallest;
+  std::vector<std::pair<SketchKind, std::int64_t>> smallest = {};
 };
 
 inline std::string xml_escape(const std::string& text) {
