@@ -2,14 +2,9 @@
 # script (cmake -P) that runs the CLI once and checks its exit status, its output and, with
 # ABSENT, that no output file of a failed run exists.
 if(CMAKE_SCRIPT_MODE_FILE)
-  string(REPLACE "|" ";" args "${ARGS}")
-  execute_process(COMMAND ${CLI} ${args} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT status STREQUAL EXPECT_STATUS)
-    message(FATAL_ERROR "lowdim ${args}: exit status ${status}, expected ${EXPECT_STATUS}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-  if(NOT "${out}${err}" MATCHES "${EXPECT}")
-    message(FATAL_ERROR "lowdim ${args}: output does not match '${EXPECT}'\nstdout: ${out}\nstderr: ${err}")
-  endif()
+  include(${CMAKE_CURRENT_LIST_DIR}/cli_check.cmake)
+  lowdim_cli_run()
+  lowdim_cli_expect()
   if(ABSENT)
     foreach(suffix _U.npy _S.npy _Vt.npy _U.npy.partial _S.npy.partial _Vt.npy.partial)
       if(EXISTS "${ABSENT}${suffix}")

@@ -3,9 +3,7 @@
 #
 # This file has two modes. Included by tests/CMakeLists.txt it registers the tests; run
 # as `cmake -DCMD=a|b|c -DSTATUS=n -DEXPECT=regex -P cli_whiten.cmake` it runs one command
-# and checks both its exit status and its output (PASS_REGULAR_EXPRESSION alone would
-# ignore the exit status, so a command that printed the right words and then failed
-# would pass).
+# and checks its exit status and output (tests/cli_check.cmake).
 
 if(CMAKE_SCRIPT_MODE_FILE AND DEFINED ABSENT)
   if(EXISTS "${ABSENT}")
@@ -13,15 +11,12 @@ if(CMAKE_SCRIPT_MODE_FILE AND DEFINED ABSENT)
   endif()
   return()
 elseif(CMAKE_SCRIPT_MODE_FILE)
-  string(REPLACE "|" ";" command "${CMD}")
-  execute_process(COMMAND ${command} RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  message("${out}${err}")
-  if(NOT "${status}" STREQUAL "${STATUS}")
-    message(FATAL_ERROR "expected exit status ${STATUS}, got ${status}")
-  endif()
-  if(NOT "${out}${err}" MATCHES "${EXPECT}")
-    message(FATAL_ERROR "output does not match: ${EXPECT}")
-  endif()
+  # CMD is the whole command (the CLI's path first), so CLI stays empty.
+  include(${CMAKE_CURRENT_LIST_DIR}/cli_check.cmake)
+  set(ARGS "${CMD}")
+  set(EXPECT_STATUS "${STATUS}")
+  lowdim_cli_run()
+  lowdim_cli_expect()
   return()
 endif()
 
