@@ -147,6 +147,25 @@ int whitening_transform(const lowdim_whitening* w, const T* x, int64_t n, int64_
   });
 }
 
+// Save/load of a handle whose `model` has save(path) and a static load(path).
+template <class Handle>
+int save_model(const Handle* handle, const char* path, const char* function, const char* name) {
+  return guarded([&] {
+    require(handle, function, name);
+    require(path, function, "path");
+    handle->model.save(path);
+  });
+}
+template <class Handle>
+int load_model(const char* path, Handle** out, const char* function) {
+  return guarded([&] {
+    require(out, function, "out");
+    *out = nullptr;
+    require(path, function, "path");
+    *out = new Handle{decltype(Handle::model)::load(path)};
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -239,19 +258,10 @@ int lowdim_projection_inverse_transform_f32(const lowdim_projection* p, const fl
   });
 }
 int lowdim_projection_save(const lowdim_projection* p, const char* path) {
-  return guarded([&] {
-    require(p, "lowdim_projection_save", "projection");
-    require(path, "lowdim_projection_save", "path");
-    p->model.save(path);
-  });
+  return save_model(p, path, "lowdim_projection_save", "projection");
 }
 int lowdim_projection_load(const char* path, lowdim_projection** out) {
-  return guarded([&] {
-    require(out, "lowdim_projection_load", "out");
-    *out = nullptr;
-    require(path, "lowdim_projection_load", "path");
-    *out = new lowdim_projection{lowdim::RandomProjection::load(path)};
-  });
+  return load_model(path, out, "lowdim_projection_load");
 }
 
 int lowdim_distortion_f32(const float* x, int64_t n, int64_t d, int64_t ldx, const char* kind, int64_t k,
@@ -314,19 +324,10 @@ int lowdim_whitening_transform_f64(const lowdim_whitening* w, const double* x, i
   return whitening_transform(w, x, n, ldx, y, ldy);
 }
 int lowdim_whitening_save(const lowdim_whitening* w, const char* path) {
-  return guarded([&] {
-    require(w, "lowdim_whitening_save", "whitening");
-    require(path, "lowdim_whitening_save", "path");
-    w->model.save(path);
-  });
+  return save_model(w, path, "lowdim_whitening_save", "whitening");
 }
 int lowdim_whitening_load(const char* path, lowdim_whitening** out) {
-  return guarded([&] {
-    require(out, "lowdim_whitening_load", "out");
-    *out = nullptr;
-    require(path, "lowdim_whitening_load", "path");
-    *out = new lowdim_whitening{lowdim::Whitening::load(path)};
-  });
+  return load_model(path, out, "lowdim_whitening_load");
 }
 
 }  // extern "C"
