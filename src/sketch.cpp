@@ -20,7 +20,7 @@
 #include <lowdim/sketch.hpp>
 
 #include "detail/fwht_kernel.hpp"
-#include "detail/sketch_kernel.hpp"
+#include "detail/dense_kernel.hpp"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -356,15 +356,16 @@ struct Plan {
       check_finite(x, fmt::format("sketch {} apply: input", name));
       // y = scale · Σ_blocks x[:, block] · Sᵀ[block, :], each element one fma chain over j.
       const std::int64_t block = dense_block();
-      constexpr std::int64_t W = detail::kPanelWidth<T>;
       auto st = Matrix<T>::uninitialized(std::min(block, d), k);
-      std::vector<T> packed(static_cast<std::size_t>((k + W - 1) / W * W * std::min(block, d)));
+      std::vector<T> packed(static_cast<std::size_t>(detail::packed_size<T>(std::min(block, d), k)));
       for (std::int64_t d0 = 0; d0 < d; d0 += block) {
         const std::int64_t nb = std::min(block, d - d0);
         auto s_block = st.view().row_block(0, nb);
         generate_dense(s_block, d0);
         detail::pack_panels(s_block.data(), nb, k, k, 1, packed.data());
-        detail::multiply_packed(x.row(0) + d0, x.stride(), n, nb, packed.data(), k, y.data(), y.stride(), d0 > 0);
+        detail::multiply_packed<T>({.a = x.row(0) + d0, .lda = x.stride(), .m = n, .inner = nb,
+                                    .packed = packed.data(), .n = k, .c = y.data(), .ldc = y.stride(),
+                                    .accumulate = d0 > 0});
       }
       scale_rows(y, static_cast<T>(scale));
       return true;
@@ -454,15 +455,15 @@ struct Plan {
     if (dense()) {
       // x[:, block] = scale · y · Sᵀ[block, :]ᵀ, each element one fma chain over the k outputs.
       const std::int64_t block = dense_block();
-      constexpr std::int64_t W = detail::kPanelWidth<T>;
       auto st = Matrix<T>::uninitialized(std::min(block, d), k);
-      std::vector<T> packed(static_cast<std::size_t>((std::min(block, d) + W - 1) / W * W * k));
+      std::vector<T> packed(static_cast<std::size_t>(detail::packed_size<T>(k, std::min(block, d))));
       for (std::int64_t d0 = 0; d0 < d; d0 += block) {
         const std::int64_t nb = std::min(block, d - d0);
         auto s_block = st.view().row_block(0, nb);
         generate_dense(s_block, d0);
         detail::pack_panels(s_block.data(), k, nb, 1, k, packed.data());
-        detail::multiply_packed(y.row(0), y.stride(), n, k, packed.data(), nb, x.row(0) + d0, x.stride(), false);
+        detail::multiply_packed<T>({.a = y.row(0), .lda = y.stride(), .m = n, .inner = k, .packed = packed.data(),
+                                    .n = nb, .c = x.row(0) + d0, .ldc = x.stride()});
       }
       scale_rows(x, static_cast<T>(scale));
     } else if (sparse_family()) {

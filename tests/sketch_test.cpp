@@ -167,6 +167,55 @@ TEMPLATE_TEST_CASE("Sketch apply and apply_transpose equal products with materia
   }
 }
 
+// The dense kernel's contract (src/detail/dense_kernel.hpp): every output element is one
+// chain over the inner index in order — fma(a, b, c) with the avx512/avx2 kernels,
+// c + a·b rounded twice with the generic one — then multiplied by the scale. With k a
+// power of 4 the scale 1/√k is a power of two, so the raw operator is materialize()/scale
+// exactly, and the kernel's output can be recomputed bit for bit. Shapes cross every edge:
+// partial panels, partial micro-kernel rows, several row tiles, inner blocks of 256 and
+// (d = 1300, k = 1024) two generated blocks of S accumulated into one output.
+TEMPLATE_TEST_CASE("Dense sketches compute each element as one fma chain in order", "[sketch][kernel]", float,
+                   double) {
+  using T = TestType;
+  const bool fused = dense_kernel_isa() != "generic";
+  INFO("dense kernel " << dense_kernel_isa());
+  auto chain = [fused](auto&& term, std::int64_t terms, T scale) {
+    T c = 0;
+    for (std::int64_t t = 0; t < terms; ++t) {
+      const auto [a, b] = term(t);
+      c = fused ? std::fma(a, b, c) : c + a * b;
+    }
+    return c * scale;
+  };
+  for (const auto& [d, k] : {std::pair<std::int64_t, std::int64_t>{300, 16}, {300, 64}, {1300, 1024}}) {
+    INFO("d = " << d << ", k = " << k);
+    for (const auto kind : {SketchKind::gaussian, SketchKind::rademacher}) {
+      const SketchOperator s(kind, d, k, 23);
+      const auto scale = static_cast<T>(s.scale());
+      REQUIRE(static_cast<double>(scale) == 1.0 / std::sqrt(double(k)));
+      auto raw = s.materialize<T>();
+      for (auto& v : raw.flat()) v /= scale;
+      const std::int64_t n = 205;
+      const auto x = gaussian<T>(n, d, 8);
+      Matrix<T> y(n, k);
+      s.apply<T>(x, y);
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < k; ++j) {
+          const T want = chain([&](std::int64_t t) { return std::pair{x(i, t), raw(j, t)}; }, d, scale);
+          if (y(i, j) != want) FAIL("apply: element (" << i << ", " << j << ") = " << y(i, j) << ", chain " << want);
+        }
+      Matrix<T> back(n, d);
+      s.apply_transpose<T>(y, back);
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t t = 0; t < d; ++t) {
+          const T want = chain([&](std::int64_t j) { return std::pair{y(i, j), raw(j, t)}; }, k, scale);
+          if (back(i, t) != want)
+            FAIL("apply_transpose: element (" << i << ", " << t << ") = " << back(i, t) << ", chain " << want);
+        }
+    }
+  }
+}
+
 TEST_CASE("Sketch entries have the documented values and densities", "[sketch]") {
   const std::int64_t d = 2000, k = 50;
   SECTION("dense rademacher: ±1/√k, or ±1 raw") {

@@ -30,6 +30,12 @@ LOWDIM_API const char* to_string(SketchKind kind) noexcept;
 /// Parses a kind name; throws invalid_argument listing the valid names.
 LOWDIM_API SketchKind parse_sketch_kind(std::string_view name);
 
+/// Instruction set of the dense product kernel behind the gaussian and rademacher
+/// sketches and whitening: "avx512", "avx2" or "generic" (fixed at start-up; the
+/// environment variable LOWDIM_KERNEL=avx2|generic selects a lesser one). Every
+/// element is the same fma chain with avx512 and avx2, so they agree bit for bit.
+LOWDIM_API std::string_view dense_kernel_isa() noexcept;
+
 struct SketchOptions {
   /// Fraction of non-zero entries: rademacher (1 = dense ±1; 1/3 = Achlioptas),
   /// sparse (0 means 1/√d). Ignored by the other kinds.
