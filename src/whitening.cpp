@@ -5,11 +5,15 @@
 #include <lowdim/rsvd.hpp>
 #include <lowdim/whitening.hpp>
 
+#include "detail/dense_kernel.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
+#include <span>
 #include <type_traits>
+#include <vector>
 
 namespace lowdim {
 namespace {
@@ -49,13 +53,14 @@ std::vector<double> batch_mean(ConstMatrixView<T> x, std::span<const double> shi
 }
 
 // out (rows × d, type U) = (x − shift) − offset, computed in double and rounded to U.
-// Deliberately single-threaded: it runs between BLAS calls on panels, and an OpenMP team
-// spinning after each panel steals the cores OpenBLAS's own threads need (measured: the
+// Parallel only between the dense kernel's own OpenMP loops: between BLAS calls an OpenMP
+// team spinning after each panel steals the cores OpenBLAS's threads need (measured: a
 // 100000 × 768 projection took 3× longer with a parallel centring loop on 2 cores).
 template <class T, class U>
 void centre_into(ConstMatrixView<T> x, std::span<const double> shift, std::span<const double> offset,
-                 MatrixView<U> out) {
+                 MatrixView<U> out, bool parallel = false) {
   const std::int64_t n = x.rows(), d = x.cols();
+#pragma omp parallel for schedule(static) if (parallel && n * d > (1 << 16))
   for (std::int64_t i = 0; i < n; ++i) {
     const T* in = x.row(i);
     U* o = out.row(i);
@@ -68,6 +73,42 @@ template <class T, class U>
 void centre_into(ConstMatrixView<T> x, std::span<const double> mean, MatrixView<U> out) {
   const std::vector<double> zero(mean.size(), 0.0);
   centre_into<T, U>(x, mean, zero, out);
+}
+
+// Rows per panel of the scatter: each panel's sum is one fma chain per element, added to
+// the double scatter afterwards, so the rounding grows with the panel height, not with n
+// (docs/whitening.md measures the trade-off for float panels).
+constexpr std::int64_t kScatterPanel = 512;
+
+// Scatter Σᵢ (xᵢ − c)(xᵢ − c)ᵀ of the n × d batch about c = shift + offset (d × d, full).
+// Panels of rows are centred into type U (float for ScatterPrecision::block_float, else
+// double), the dense kernel forms the upper triangle of Pᵀ·P (A = Pᵀ read in place, B = P
+// packed) and the panel's sum is added to the double scatter. Bit-identical on any number
+// of threads.
+template <class T, class U>
+Matrix<double> batch_scatter(ConstMatrixView<T> batch, std::span<const double> shift,
+                             std::span<const double> offset) {
+  const std::int64_t n = batch.rows(), d = batch.cols();
+  const std::int64_t rows = std::min(kScatterPanel, n);
+  Matrix<double> s(d, d);
+  auto panel = Matrix<U>::uninitialized(rows, d);
+  std::vector<U> packed(static_cast<std::size_t>(detail::packed_size<U>(rows, d)));
+  auto partial = Matrix<U>::uninitialized(d, d);
+  for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
+    const std::int64_t nr = std::min(rows, n - r0);
+    auto p = panel.row_block(0, nr);
+    centre_into<T, U>(batch.row_block(r0, nr), shift, offset, p, true);
+    detail::pack_panels(p.data(), nr, d, p.stride(), 1, packed.data());
+    detail::multiply_packed<U>({.a = p.data(), .lda = p.stride(), .a_transposed = true, .m = d, .inner = nr,
+                                .packed = packed.data(), .n = d, .c = partial.data(), .ldc = partial.stride(),
+                                .upper = true});
+#pragma omp parallel for schedule(static, 16)
+    for (std::int64_t i = 0; i < d; ++i)
+      for (std::int64_t j = i; j < d; ++j) s(i, j) += static_cast<double>(partial(i, j));
+  }
+  for (std::int64_t i = 0; i < d; ++i)
+    for (std::int64_t j = 0; j < i; ++j) s(i, j) = s(j, i);
+  return s;
 }
 
 // Chan, Golub & LeVeque: merges (nb, Sb) whose mean is mean_a + delta into (na, offset_a, Sa):
@@ -133,27 +174,35 @@ Matrix<U> converted(ConstMatrixView<S> m) {
   return out;
 }
 
-// out (n × k) = (x − μ)·op(B): rows centred in double into a bounded scratch panel of
-// type T, then one gemm per panel. Accuracy does not depend on the data's offset.
+// B (inner × n) packed for the dense kernel: b itself (op none) or bᵀ (op transpose).
+template <class T>
+std::vector<T> packed_operand(ConstMatrixView<T> b, Op op_b) {
+  const bool t = op_b == Op::transpose;
+  const std::int64_t inner = t ? b.cols() : b.rows(), n = t ? b.rows() : b.cols();
+  std::vector<T> packed(static_cast<std::size_t>(detail::packed_size<T>(inner, n)));
+  detail::pack_panels(b.data(), inner, n, t ? 1 : b.stride(), t ? b.stride() : 1, packed.data());
+  return packed;
+}
+
+// out (n × k) = (x − μ)·op(B) by the dense kernel, which centres x block by block in
+// double as it goes (no copy of x); each element one fma chain, the same on any number of
+// threads. Accuracy does not depend on the data's offset.
 template <class T>
 void centred_product(ConstMatrixView<T> x, std::span<const double> mean, ConstMatrixView<T> b, Op op_b,
                      MatrixView<T> out) {
-  const std::int64_t n = x.rows(), d = x.cols();
-  const std::int64_t rows = block_rows_for(d, 1 << 19);
-  auto scratch = Matrix<T>::uninitialized(std::min(rows, std::max<std::int64_t>(n, 1)), d);
-  for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
-    const std::int64_t nr = std::min(rows, n - r0);
-    auto panel = scratch.row_block(0, nr);
-    centre_into<T, T>(x.row_block(r0, nr), mean, panel);
-    linalg::gemm<T>(Op::none, op_b, T(1), panel, b, T(0), out.row_block(r0, nr));
-  }
+  const std::vector<T> packed = packed_operand(b, op_b);
+  detail::multiply_packed<T>({.a = x.data(), .lda = x.stride(), .m = x.rows(), .inner = x.cols(),
+                              .packed = packed.data(), .n = out.cols(), .c = out.data(), .ldc = out.stride(),
+                              .centre = mean.data()});
 }
 
 // out (n × d) = y·B + μ.
 template <class T>
 void product_plus_mean(ConstMatrixView<T> y, ConstMatrixView<T> b, std::span<const double> mean,
                        MatrixView<T> out) {
-  linalg::gemm<T>(Op::none, Op::none, T(1), y, b, T(0), out);
+  const std::vector<T> packed = packed_operand(b, Op::none);
+  detail::multiply_packed<T>({.a = y.data(), .lda = y.stride(), .m = y.rows(), .inner = y.cols(),
+                              .packed = packed.data(), .n = out.cols(), .c = out.data(), .ldc = out.stride()});
   const std::int64_t n = out.rows(), d = out.cols();
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
@@ -220,33 +269,13 @@ void Moments::update(ConstMatrixView<T> batch) {
   if (count_ == 0)
     for (std::int64_t j = 0; j < d; ++j) shift_[static_cast<std::size_t>(j)] = static_cast<double>(batch(0, j));
   const std::vector<double> offset_b = batch_mean(batch, shift_);
-  // The batch's own scatter, accumulated panel by panel on the batch mean.
-  Matrix<double> s(d, d);
-  const bool float_blocks = std::is_same_v<T, float> && precision_ == ScatterPrecision::block_float;
-  if (float_blocks) {
-    // 2048-row float panels: float syrk's rounding grows with the panel height
-    // (docs/whitening.md measures the trade-off); each panel is added in double.
-    const std::int64_t rows = std::min<std::int64_t>(2048, n);
-    auto panel = Matrix<float>::uninitialized(rows, d);
-    Matrix<float> sf(d, d);
-    for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
-      const std::int64_t nr = std::min(rows, n - r0);
-      auto p = panel.row_block(0, nr);
-      centre_into<T, float>(batch.row_block(r0, nr), shift_, offset_b, p);
-      linalg::syrk<float>(Op::transpose, 1.0f, p, 0.0f, sf.view());
-      for (std::int64_t i = 0; i < d; ++i)
-        for (std::int64_t j = 0; j < d; ++j) s(i, j) += static_cast<double>(sf(i, j));
-    }
-  } else {
-    const std::int64_t rows = std::min(block_rows_for(d, 1 << 20), n);
-    auto panel = Matrix<double>::uninitialized(rows, d);
-    for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
-      const std::int64_t nr = std::min(rows, n - r0);
-      auto p = panel.row_block(0, nr);
-      centre_into<T, double>(batch.row_block(r0, nr), shift_, offset_b, p);
-      linalg::syrk<double>(Op::transpose, 1.0, p, 1.0, s.view());
-    }
-  }
+  // The batch's own scatter about the batch mean.
+  Matrix<double> s;
+  if constexpr (std::is_same_v<T, float>)
+    s = precision_ == ScatterPrecision::block_float ? batch_scatter<T, float>(batch, shift_, offset_b)
+                                                    : batch_scatter<T, double>(batch, shift_, offset_b);
+  else
+    s = batch_scatter<T, double>(batch, shift_, offset_b);
   std::vector<double> delta(static_cast<std::size_t>(d));
   for (std::size_t j = 0; j < delta.size(); ++j) delta[j] = offset_b[j] - offset_[j];
   if (count_ == 0) {
