@@ -20,21 +20,21 @@ namespace lowdim {
 
 /// How a float batch's scatter is formed (double batches always use double).
 enum class ScatterPrecision {
-  /// Centre each block in double and accumulate its scatter with double syrk
-  /// (default: relative error ~ eps_double · √n, independent of the data's offset).
+  /// Centre each 512-row panel in double and sum its scatter in double, then add it to
+  /// the total (default: relative error ~ eps_double · √n, independent of the data's offset).
   double_precision,
-  /// Centre each block of rows in float and form its scatter with float syrk, then add
-  /// it in double (about twice as fast; relative error ~ eps_float · √block per entry).
+  /// Centre each 512-row panel in double, round it to float and sum its scatter in float,
+  /// then add it in double (about twice as fast; relative error ~ eps_float · √512 per entry).
   block_float,
 };
 
 /// Count, mean and centred second moment (scatter, Σ (x − μ)(x − μ)ᵀ) of a stream of
-/// d-dimensional rows, in double. update() costs n·d² (syrk); merge() costs d².
-/// Within a batch, rows are centred on the batch mean before the syrk; batches and
+/// d-dimensional rows, in double. update() costs n·d² (the upper triangle of XᵀX, on
+/// the dense kernel); merge() costs d².
+/// Within a batch, rows are centred on the batch mean before the product; batches and
 /// moments are combined by Chan, Golub & LeVeque's pairwise update, never by
 /// XᵀX − n·μμᵀ, so data shifted far from the origin keep full accuracy.
-/// The same batches in the same order give bit-identical results on any thread count
-/// (block_float: on the same thread count; across thread counts to float rounding).
+/// The same batches in the same order give bit-identical results on any thread count.
 class LOWDIM_API Moments {
  public:
   Moments() = default;
