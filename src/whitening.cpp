@@ -333,6 +333,9 @@ void Pca::prepare_float_copies() { components_f_ = converted<float>(components_.
 
 Pca Pca::fit(const Moments& moments, const PcaOptions& options) {
   const std::int64_t n = moments.count(), d = moments.dim();
+  // d × d LAPACK work on one BLAS thread: OpenBLAS's threaded eigensolver changes the order
+  // of some sums with the thread count, and the model must not.
+  const linalg::SequentialBlas sequential;
   LOWDIM_CHECK(options.solver == PcaSolver::exact,
                "pca: the randomized solver sketches the data itself; call Pca::fit(x, options), not fit(moments)");
   LOWDIM_CHECK(d >= 1, "pca: the moments have no dimension");
@@ -403,27 +406,29 @@ Pca Pca::fit_randomized(ConstMatrixView<T> x, const PcaOptions& options) {
   // Pass 3, Rayleigh–Ritz: the single-pass estimate of the singular values is biased by the
   // tail it did not capture (12 % too large on Fashion-MNIST at k = 3), so project the centred
   // data onto the sketched subspace V and take the exact eigenpairs of Vᵀ·Xcᵀ·Xc·V (k' × k').
+  // Both products run on the dense kernel (X centred as it is read), so they are
+  // bit-identical on any thread count, like the sketch.
+  std::vector<double> mean(static_cast<std::size_t>(d));
+  for (std::size_t j = 0; j < mean.size(); ++j) mean[j] = shift[j] + offset[j];
+  const std::vector<double> zero(static_cast<std::size_t>(sketch_size), 0.0);
   Matrix<double> gram(sketch_size, sketch_size);
   auto z = Matrix<T>::uninitialized(std::min(rows, n), sketch_size);
-  auto zd = Matrix<double>::uninitialized(std::min(rows, n), sketch_size);
   for (std::int64_t r0 = 0; r0 < n; r0 += rows) {
     const std::int64_t nr = std::min(rows, n - r0);
-    auto c = chunk.row_block(0, nr);
-    centre_into<T, T>(x.row_block(r0, nr), shift, offset, c);
-    linalg::gemm<T>(Op::none, Op::transpose, T(1), c, svd.vt.cview(), T(0), z.row_block(0, nr));
-    for (std::int64_t i = 0; i < nr; ++i)
-      for (std::int64_t j = 0; j < sketch_size; ++j) zd(i, j) = static_cast<double>(z(i, j));
-    // gemm, not syrk: OpenBLAS's syrk of a narrow k' × k' result splits its work in a
-    // thread-count-dependent way (measured: results differed in the last bit on 1 vs 2 threads).
-    linalg::gemm<double>(Op::transpose, Op::none, 1.0, zd.row_block(0, nr), zd.row_block(0, nr), 1.0, gram.view());
+    centred_product<T>(x.row_block(r0, nr), mean, svd.vt.cview(), Op::transpose, z.row_block(0, nr));
+    const Matrix<double> part = batch_scatter<T, double>(z.row_block(0, nr), zero, zero);
+    for (std::int64_t i = 0; i < sketch_size; ++i)
+      for (std::int64_t j = 0; j < sketch_size; ++j) gram(i, j) += part(i, j);
   }
+  // The small k' × k' and d × k' steps run on one BLAS thread: OpenBLAS's threaded eigensolver
+  // and gemm change the order of some sums with the thread count.
+  const linalg::SequentialBlas sequential;
   auto ritz = eigh_descending(std::move(gram));
   auto vt = converted<double, T>(svd.vt.cview());
   Pca p;
   p.samples_ = n;
   p.total_variance_ = total / static_cast<double>(n - 1);
-  p.mean_.resize(static_cast<std::size_t>(d));
-  for (std::size_t j = 0; j < p.mean_.size(); ++j) p.mean_[j] = shift[j] + offset[j];
+  p.mean_ = mean;
   p.variance_.resize(static_cast<std::size_t>(k));
   for (std::int64_t c = 0; c < k; ++c)
     p.variance_[static_cast<std::size_t>(c)] =
@@ -546,6 +551,7 @@ void check_invertible(const std::vector<double>& values, std::int64_t used, doub
 
 Whitening Whitening::fit(const Moments& moments, const WhiteningOptions& options) {
   const std::int64_t n = moments.count(), d = moments.dim();
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count (see Pca::fit)
   const WhiteningKind kind = options.kind;
   const char* name = to_string(kind);
   LOWDIM_CHECK(d >= 1, "whitening: the moments have no dimension");

@@ -74,12 +74,15 @@ Matrix<double> inverse_spd(ConstMatrixView<double> a) {
   return x;
 }
 
-bool bit_identical(ConstMatrixView<double> a, ConstMatrixView<double> b) {
+template <class T>
+bool bit_identical(ConstMatrixView<T> a, ConstMatrixView<T> b) {
   if (a.rows() != b.rows() || a.cols() != b.cols()) return false;
   for (std::int64_t i = 0; i < a.rows(); ++i)
-    if (std::memcmp(a.row(i), b.row(i), sizeof(double) * static_cast<std::size_t>(a.cols())) != 0) return false;
+    if (std::memcmp(a.row(i), b.row(i), sizeof(T) * static_cast<std::size_t>(a.cols())) != 0) return false;
   return true;
 }
+bool bit_identical(ConstMatrixView<double> a, ConstMatrixView<double> b) { return bit_identical<double>(a, b); }
+bool bit_identical(ConstMatrixView<float> a, ConstMatrixView<float> b) { return bit_identical<float>(a, b); }
 
 // Covariance (ddof 1) of the rows of y, through Moments in double.
 template <class T>
@@ -249,6 +252,26 @@ TEMPLATE_TEST_CASE("every whitening kind makes the covariance the identity", "[w
       // The projection runs in T on centred data: error ≈ κ(W)·d·eps_T, κ(W) = 4 here.
       CHECK(identity_error(c.cview()) <= 4.0 * double(d) * 16 * eps<TestType>);
     }
+  }
+}
+
+TEST_CASE("whitening and its output are bit-identical on 1, 2 and 4 threads", "[whitening][threads]") {
+  // d = 300: large enough for OpenBLAS to thread the eigensolver's reductions.
+  const std::int64_t d = 300;
+  auto x = correlated<float>(2000, d, 12, 5.0);
+  std::vector<Matrix<double>> w;
+  std::vector<Matrix<float>> y;
+  for (int threads : {1, 2, 4})
+    with_threads(threads, [&] {
+      for (auto kind : {WhiteningKind::zca, WhiteningKind::pca}) {
+        auto fitted = Whitening::fit<float>(x.cview(), {.kind = kind, .components = kind == WhiteningKind::pca ? 100 : 0});
+        w.push_back(Matrix<double>::copy_of(fitted.matrix()));
+        y.push_back(fitted.transform<float>(x.cview()));
+      }
+    });
+  for (std::size_t i = 2; i < w.size(); ++i) {
+    CHECK(bit_identical(w[i].cview(), w[i % 2].cview()));
+    CHECK(bit_identical(y[i].cview(), y[i % 2].cview()));
   }
 }
 
@@ -585,11 +608,9 @@ TEMPLATE_TEST_CASE("randomized pca (single-pass sketch of the implicitly centred
       runs.push_back(Matrix<double>::copy_of(
           Pca::fit<TestType>(x.cview(), {.components = k, .solver = PcaSolver::randomized, .seed = 3}).components()));
     });
-  // The sketch is bit-identical on any thread count; the Rayleigh–Ritz product X·Vᵀ (a gemm
-  // with only k' columns) is not, because OpenBLAS's partition of a narrow gemm changes the
-  // order of a few sums with the thread count (measured: last-bit differences). So: rounding.
-  CHECK(max_abs_diff<double>(runs[0].cview(), runs[1].cview()) <= 1e3 * eps<TestType>);
-  CHECK(max_abs_diff<double>(runs[0].cview(), runs[2].cview()) <= 1e3 * eps<TestType>);
+  // The sketch and the Rayleigh–Ritz products are bit-identical on any thread count.
+  CHECK(bit_identical(runs[0].cview(), runs[1].cview()));
+  CHECK(bit_identical(runs[0].cview(), runs[2].cview()));
   REQUIRE_THROWS_WITH(Pca::fit(Moments(3), {.components = 1, .solver = PcaSolver::randomized}),
                       Catch::Contains("pca: the randomized solver sketches the data itself"));
   REQUIRE_THROWS_WITH(Pca::fit<TestType>(x.cview(), {.solver = PcaSolver::randomized}),
