@@ -3,11 +3,12 @@
 #include "detail/dense_kernel.hpp"
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "lowdim/error.hpp"
@@ -123,7 +124,8 @@ void micro_generic(const T* a, std::int64_t lda, std::int64_t inner, const T* pa
   for (int r = 0; r < R; ++r) std::copy_n(acc[r], width, c + r * ldc);
 }
 
-// One micro-kernel family: the rows per call and a call for 1 … kRows rows.
+// One micro-kernel family: the panel width, the rows per full call, and a call for each
+// row count 1 … rows (the last block of a tile may be partial).
 template <class T>
 using MicroFn = void (*)(const T*, std::int64_t, std::int64_t, const T*, T*, std::int64_t, std::int64_t, bool);
 
