@@ -12,6 +12,7 @@
 #include <cmath>
 #include <limits>
 #include <span>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -30,9 +31,11 @@ std::int64_t block_rows_for(std::int64_t d, std::int64_t target_elements) {
 // Mean of (x − shift) over the n × d batch, in double. OpenMP over column panels: every
 // column is summed by one thread in row order, so the result does not depend on the
 // thread count. Summing x − shift rather than x keeps the mean accurate to eps·spread
-// instead of eps·|x| when the data sit far from the origin.
+// instead of eps·|x| when the data sit far from the origin. It is also the batch's check
+// for NaN and Inf (they make their column's sum non-finite), saving a pass over the data:
+// only then is the batch scanned, to name the entry in the error.
 template <class T>
-std::vector<double> batch_mean(ConstMatrixView<T> x, std::span<const double> shift) {
+std::vector<double> batch_mean(ConstMatrixView<T> x, std::span<const double> shift, std::string_view context) {
   const std::int64_t n = x.rows(), d = x.cols();
   std::vector<double> sum(static_cast<std::size_t>(d), 0.0);
   constexpr std::int64_t panel = 64;
@@ -49,7 +52,24 @@ std::vector<double> batch_mean(ConstMatrixView<T> x, std::span<const double> shi
     for (std::int64_t j = j0; j < j1; ++j) sum[static_cast<std::size_t>(j)] = acc[static_cast<std::size_t>(j - j0)];
   }
   for (auto& s : sum) s /= static_cast<double>(n);
+  if (!std::all_of(sum.begin(), sum.end(), [](double v) { return std::isfinite(v); })) {
+    check_finite<T>(x, context);
+    LOWDIM_THROW(numerical_error, "{}: a column sum overflows double although every value is finite", context);
+  }
   return sum;
+}
+
+// A product's output checked instead of its input: a NaN or Inf in an input row makes every
+// entry of its output row non-finite (they propagate through every fma, and Inf·0 is NaN),
+// so a finite output proves a finite input at a fraction of the cost when k < d. Only then is
+// the input scanned, to name the entry in the error.
+template <class T>
+void check_product_finite(ConstMatrixView<T> in, ConstMatrixView<T> out, std::string_view context) {
+  const auto bad = find_non_finite<T>(out);
+  if (!bad) return;
+  check_finite<T>(in, context);
+  LOWDIM_THROW(numerical_error, "{}: the output overflows (row {}, column {}) although the input is finite", context,
+               bad->row, bad->col);
 }
 
 // out (rows × d, type U) = (x − shift) − offset, computed in double and rounded to U.
@@ -263,12 +283,11 @@ void Moments::update(ConstMatrixView<T> batch) {
   LOWDIM_CHECK_SHAPE(batch.cols() == dim_, "moments: the batch has {} columns, the moments are of dimension {}",
                      batch.cols(), dim_);
   if (batch.rows() == 0) return;
-  check_finite<T>(batch, "moments: update");
   const std::int64_t n = batch.rows(), d = dim_;
   // The first row ever seen is the shift: every later mean is stored relative to it.
   if (count_ == 0)
     for (std::int64_t j = 0; j < d; ++j) shift_[static_cast<std::size_t>(j)] = static_cast<double>(batch(0, j));
-  const std::vector<double> offset_b = batch_mean(batch, shift_);
+  const std::vector<double> offset_b = batch_mean(batch, shift_, "moments: update");
   // The batch's own scatter about the batch mean.
   Matrix<double> s;
   if constexpr (std::is_same_v<T, float>)
@@ -382,11 +401,10 @@ Pca Pca::fit_randomized(ConstMatrixView<T> x, const PcaOptions& options) {
       options.sketch_size == 0 ? std::min({n, d, 4 * k + 10}) : options.sketch_size;
   LOWDIM_CHECK(sketch_size >= k && sketch_size <= std::min(n, d),
                "pca: sketch_size {} must be in [k, min(n, d)] = [{}, {}]", sketch_size, k, std::min(n, d));
-  check_finite<T>(x, "pca: fit");
-  // Pass 1: the mean, summed about the first row (see Moments).
+  // Pass 1: the mean, summed about the first row (see Moments); it checks for NaN and Inf.
   std::vector<double> shift(static_cast<std::size_t>(d));
   for (std::int64_t j = 0; j < d; ++j) shift[static_cast<std::size_t>(j)] = static_cast<double>(x(0, j));
-  const std::vector<double> offset = batch_mean(x, shift);
+  const std::vector<double> offset = batch_mean(x, shift, "pca: fit");
   // Pass 2: centred chunks into the single-pass sketch; the total variance on the way.
   // Rank k' (not k): the sketch supplies a k'-dimensional subspace, refined below.
   StreamingSketch<T> sketch(n, d,
@@ -462,12 +480,12 @@ void Pca::transform(ConstMatrixView<T> x, MatrixView<T> out) const {
   LOWDIM_CHECK_SHAPE(x.cols() == dim() && out.rows() == x.rows() && out.cols() == components_count(),
                      "pca: transform takes n x {} to n x {}; got input {} x {}, output {} x {}", dim(),
                      components_count(), x.rows(), x.cols(), out.rows(), out.cols());
-  check_finite<T>(x, "pca: transform");
   if constexpr (std::is_same_v<T, float>) {
     centred_product<float>(x, mean_, components_f_.cview(), Op::transpose, out);
   } else {
     centred_product<double>(x, mean_, components_.cview(), Op::transpose, out);
   }
+  check_product_finite<T>(x, out, "pca: transform");
 }
 
 template <class T>
@@ -700,12 +718,12 @@ void Whitening::transform(ConstMatrixView<T> x, MatrixView<T> out) const {
   LOWDIM_CHECK_SHAPE(x.cols() == dim() && out.rows() == x.rows() && out.cols() == output_dim(),
                      "whitening: transform takes n x {} to n x {}; got input {} x {}, output {} x {}", dim(),
                      output_dim(), x.rows(), x.cols(), out.rows(), out.cols());
-  check_finite<T>(x, "whitening: transform");
   if constexpr (std::is_same_v<T, float>) {
     centred_product<float>(x, mean_, w_f_.cview(), Op::none, out);
   } else {
     centred_product<double>(x, mean_, w_.cview(), Op::none, out);
   }
+  check_product_finite<T>(x, out, "whitening: transform");
   if (options_.normalize) normalize_rows<T>(out);
 }
 

@@ -468,6 +468,25 @@ TEST_CASE("whitening reports bad arguments with their values", "[whitening][erro
   bad(7, 2) = std::numeric_limits<double>::infinity();
   REQUIRE_THROWS_WITH(w.transform<double>(bad.cview(), out3.view()),
                       Catch::Contains("whitening: transform: non-finite value inf at row 7, column 2"));
+  // The check runs on the output (cheaper when k < d); a finite input that overflows is
+  // reported as such, not blamed on the input.
+  Matrix<double> huge(2, 4);
+  huge(1, 3) = 1e308;
+  auto small = x.clone();  // variances ~1e-6, so W's entries are ~1e3
+  for (auto& v : small.flat()) v *= 1e-3;
+  auto tight = Whitening::fit<double>(small.cview(), {.kind = WhiteningKind::zca});
+  Matrix<double> out4(2, 4);
+  REQUIRE_THROWS_WITH(tight.transform<double>(huge.cview(), out4.view()),
+                      Catch::Contains("whitening: transform: the output overflows (row 1, column") &&
+                          Catch::Contains("although the input is finite"));
+  // Column sums that overflow double: every value finite, the moments impossible.
+  Matrix<double> big(3, 2);
+  big(0, 1) = big(1, 1) = big(2, 1) = -1.5e308;
+  big(1, 1) = 1.5e308;
+  Moments m(2);
+  REQUIRE_THROWS_WITH(m.update<double>(big.cview()),
+                      Catch::Contains("moments: update: a column sum overflows double although every value is finite"));
+  CHECK(m.count() == 0);
   Whitening unfitted;
   REQUIRE_THROWS_WITH(unfitted.transform<double>(x.cview()), Catch::Contains("whitening: transform before fit"));
 }
