@@ -21,9 +21,8 @@ namespace {
 
 constexpr double kEps = std::numeric_limits<double>::epsilon();
 
-// Rows per block when a batch is centred into a scratch buffer before syrk/gemm:
-// about 8 MB of doubles, so syrk/gemm run on tall panels and the scratch stays bounded.
-// A function of d alone, so results never depend on the thread count.
+// Rows per chunk of the randomized PCA's passes: a bounded scratch (target_elements values),
+// a function of d alone, so results never depend on the thread count.
 std::int64_t block_rows_for(std::int64_t d, std::int64_t target_elements) {
   return std::clamp<std::int64_t>(target_elements / std::max<std::int64_t>(d, 1), 64, 8192);
 }
@@ -88,11 +87,6 @@ void centre_into(ConstMatrixView<T> x, std::span<const double> shift, std::span<
       o[j] = static_cast<U>((static_cast<double>(in[j]) - shift[static_cast<std::size_t>(j)]) -
                             offset[static_cast<std::size_t>(j)]);
   }
-}
-template <class T, class U>
-void centre_into(ConstMatrixView<T> x, std::span<const double> mean, MatrixView<U> out) {
-  const std::vector<double> zero(mean.size(), 0.0);
-  centre_into<T, U>(x, mean, zero, out);
 }
 
 // Rows per panel of the scatter: each panel's sum is one fma chain per element, added to
