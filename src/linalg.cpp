@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <climits>
+#include <limits>
 #include <vector>
 
 namespace lowdim::linalg {
@@ -95,18 +96,61 @@ void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, Matr
   const std::int64_t n = op_b == Op::none ? b.cols() : b.rows();
   LOWDIM_CHECK_SHAPE(k == kb && c.rows() == m && c.cols() == n,
                      "gemm: op(A) is {} x {}, op(B) is {} x {}, C is {} x {}", m, k, kb, n, c.rows(), c.cols());
-  // The tiling depends on the shape only, never on the thread count.
-  constexpr std::int64_t kMaxTiles = 16, kMinRows = 64;
-  const std::int64_t tile = std::max(kMinRows, (m + kMaxTiles - 1) / kMaxTiles);
-  const std::int64_t tiles = (m + tile - 1) / tile;
+  check_view(a, "gemm");
+  check_view(b, "gemm");
+  check_view(c, "gemm");
+  // The split depends on the shape only, never on the thread count; every piece is one
+  // single-threaded BLAS call, and split sums are added in a fixed order.
+  constexpr std::int64_t kMaxTiles = 16, kMinRows = 64, kMinDepth = 1024;
+  const auto piece = [](std::int64_t extent, std::int64_t min_piece) {
+    return std::max(min_piece, (extent + kMaxTiles - 1) / kMaxTiles);
+  };
+  const std::int64_t row_tile = piece(m, kMinRows), row_tiles = (m + row_tile - 1) / row_tile;
+  const std::int64_t col_tile = piece(n, kMinRows), col_tiles = (n + col_tile - 1) / col_tile;
+  const std::int64_t depth = piece(k, kMinDepth), depth_tiles = (k + depth - 1) / depth;
   const int saved = openblas_get_num_threads();
   openblas_set_num_threads(1);
-  // Shapes are valid, so no exception can leave the parallel region.
-#pragma omp parallel for schedule(dynamic, 1) if (tiles > 1)
-  for (std::int64_t t = 0; t < tiles; ++t) {
-    const std::int64_t r0 = t * tile, h = std::min(tile, m - r0);
-    const auto at = op_a == Op::none ? a.block(r0, 0, h, k) : a.block(0, r0, k, h);
-    gemm<T>(op_a, op_b, alpha, at, b, beta, c.block(r0, 0, h, n));
+  const auto a_rows = [&](std::int64_t r0, std::int64_t h) {  // rows r0.. of op(A)
+    return op_a == Op::none ? a.block(r0, 0, h, k) : a.block(0, r0, k, h);
+  };
+  const auto b_cols = [&](std::int64_t c0, std::int64_t w) {  // columns c0.. of op(B)
+    return op_b == Op::none ? b.block(0, c0, k, w) : b.block(c0, 0, w, k);
+  };
+  // A long inner dimension (k ≥ 8·max(m, n)) with a small C: partial products over
+  // fixed slices of k, summed in slice order. Otherwise tiles of C's rows, or of its
+  // columns when C has too few rows for two tiles.
+  const bool by_depth = depth_tiles > 1 && k >= 8 * std::max(m, n) && m * n * depth_tiles <= (std::int64_t{1} << 22);
+  if (by_depth && m > 0 && n > 0 && alpha != T(0)) {
+    std::vector<T> parts(static_cast<std::size_t>(depth_tiles * m * n));
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t t = 0; t < depth_tiles; ++t) {
+      const std::int64_t k0 = t * depth, h = std::min(depth, k - k0);
+      const auto at = op_a == Op::none ? a.block(0, k0, m, h) : a.block(k0, 0, h, m);
+      const auto bt = op_b == Op::none ? b.block(k0, 0, h, n) : b.block(0, k0, n, h);
+      gemm<T>(op_a, op_b, T(1), at, bt, T(0), MatrixView<T>(parts.data() + t * m * n, m, n));
+    }
+#pragma omp parallel for schedule(static) if (m * n >= 4096)
+    for (std::int64_t i = 0; i < m; ++i) {
+      T* row = c.row(i);
+      for (std::int64_t j = 0; j < n; ++j) {
+        T sum = parts[static_cast<std::size_t>(i * n + j)];
+        for (std::int64_t t = 1; t < depth_tiles; ++t) sum += parts[static_cast<std::size_t>((t * m + i) * n + j)];
+        row[j] = beta == T(0) ? alpha * sum : alpha * sum + beta * row[j];
+      }
+    }
+  } else if (row_tiles > 1 || col_tiles <= 1) {
+    // Shapes are valid, so no exception can leave the parallel region.
+#pragma omp parallel for schedule(dynamic, 1) if (row_tiles > 1)
+    for (std::int64_t t = 0; t < row_tiles; ++t) {
+      const std::int64_t r0 = t * row_tile, h = std::min(row_tile, m - r0);
+      gemm<T>(op_a, op_b, alpha, a_rows(r0, h), b, beta, c.block(r0, 0, h, n));
+    }
+  } else {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::int64_t t = 0; t < col_tiles; ++t) {
+      const std::int64_t c0 = t * col_tile, w = std::min(col_tile, n - c0);
+      gemm<T>(op_a, op_b, alpha, a, b_cols(c0, w), beta, c.block(0, c0, m, w));
+    }
   }
   openblas_set_num_threads(saved);
 }
@@ -228,6 +272,114 @@ void qr(MatrixView<T> a, MatrixView<T> r) {
   check_info(info, "qr (orglq)");
 }
 
+namespace {
+// Cholesky of a symmetric positive definite G (n × n, lower triangle read) in place:
+// G = L·Lᵀ, strict upper triangle zeroed. Returns false (G garbage) when potrf finds a
+// non-positive pivot or when the factor is numerically singular (a pivot below eps times
+// the largest), where A·L⁻ᵀ would amplify rounding beyond 1/eps.
+template <class T>
+bool try_cholesky(MatrixView<T> g) {
+  const std::int64_t n = g.rows();
+  lapack_int info;
+  if constexpr (std::is_same_v<T, float>) {
+    info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'U', static_cast<lapack_int>(n), g.data(), ld(g));
+  } else {
+    info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', static_cast<lapack_int>(n), g.data(), ld(g));
+  }
+  if (info < 0) check_info(info, "cholesky_qr (potrf)");
+  if (info != 0) return false;
+  T largest = 0, smallest = std::numeric_limits<T>::infinity();
+  for (std::int64_t i = 0; i < n; ++i) {
+    largest = std::max(largest, g(i, i));
+    smallest = std::min(smallest, g(i, i));
+    std::fill(g.row(i) + i + 1, g.row(i) + n, T(0));
+  }
+  return std::isfinite(largest) && smallest > std::numeric_limits<T>::epsilon() * largest;
+}
+}  // namespace
+
+template <class T>
+void cholesky_qr(MatrixView<T> a, MatrixView<T> r, bool single_round) {
+  const std::int64_t m = a.rows(), n = a.cols();
+  LOWDIM_CHECK_SHAPE(m >= n, "cholesky_qr: A is {} x {}; the thin QR needs rows >= cols", m, n);
+  LOWDIM_CHECK_SHAPE(r.empty() || (r.rows() == n && r.cols() == n), "cholesky_qr: R must be {} x {}, not {} x {}",
+                     n, n, r.rows(), r.cols());
+  check_view(a, "cholesky_qr");
+  if (n == 0) return;
+  constexpr double u = std::numeric_limits<T>::epsilon() / 2;
+  constexpr int kMaxRounds = 8;
+  // R accumulated over the rounds (A_original = A_now · total); updated only if wanted.
+  Matrix<T> total;
+  if (!r.empty()) {
+    total = Matrix<T>(n, n);
+    total.view().fill(T(0));
+    for (std::int64_t i = 0; i < n; ++i) total(i, i) = T(1);
+  }
+  Matrix<T> g(n, n), step(n, n);
+  const auto accumulate = [&](In<T> factor_upper) {  // total ← factor_upper · total
+    if (r.empty()) return;
+    gemm<T>(Op::none, Op::none, T(1), factor_upper, total.cview(), T(0), step.view());
+    total.view().copy_from(step.cview());
+  };
+  const SequentialBlas sequential;  // the small factorisations: same bits on any thread count
+  bool done = false, chol_unshifted = false, shifted = false;
+  for (int round = 0; round < kMaxRounds && !done; ++round) {
+    gemm_reproducible<T>(Op::transpose, Op::none, T(1), a, a, T(0), g.view());
+    double trace = 0, off = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      trace += static_cast<double>(g(i, i));
+      for (std::int64_t j = 0; j < n; ++j) {
+        const double d = static_cast<double>(g(i, j)) - (i == j ? 1.0 : 0.0);
+        off += d * d;
+      }
+    }
+    if (!(trace > 0) || !std::isfinite(trace)) break;  // zero or non-finite: Householder below
+    // ‖AᵀA − I‖₂ ≤ ‖AᵀA − I‖_F ≤ 1/2 bounds cond(A)² by 3: this round leaves A orthonormal
+    // to O(eps) (CholeskyQR's loss of orthogonality is O(eps·cond²)).
+    bool last = off <= 0.25;
+    auto chol = Matrix<T>::copy_of(g.cview());
+    bool ok = try_cholesky<T>(chol.view());
+    chol_unshifted = ok;
+    // A shifted round leaves cond ≲ eps^(−1/2) unless A is numerically rank-deficient (its
+    // zero directions stay zero): a second shift in a row means Householder.
+    if (!ok && shifted) break;
+    shifted = !ok;
+    // A numerically singular Gram: shift it by s·I (Fukaya et al. 2020, shifted CholeskyQR),
+    // s = 10·√m·u·‖A‖²_F and ×100 while it still fails. The shifted factor leaves A·R⁻¹
+    // better conditioned, not orthonormal: the next rounds finish the job.
+    for (double s = 10.0 * std::sqrt(static_cast<double>(m)) * u * trace; !ok && s < trace; s *= 100) {
+      chol.view().copy_from(g.cview());
+      for (std::int64_t i = 0; i < n; ++i) chol(i, i) += static_cast<T>(s);
+      ok = try_cholesky<T>(chol.view());
+      last = false;
+    }
+    if (!ok) break;
+    // A ← A·L⁻ᵀ by fixed row tiles (each row is solved on its own: any split gives the same bits
+    // as long as it is fixed).
+    constexpr std::int64_t kTiles = 16, kMinRows = 256;
+    const std::int64_t tile = std::max(kMinRows, (m + kTiles - 1) / kTiles), tiles = (m + tile - 1) / tile;
+#pragma omp parallel for schedule(dynamic, 1) if (tiles > 1)
+    for (std::int64_t t = 0; t < tiles; ++t) {
+      const std::int64_t r0 = t * tile;
+      trsm<T>(Side::right, Triangle::lower, Op::transpose, T(1), chol.cview(), a.block(r0, 0, std::min(tile, m - r0), n));
+    }
+    if (!r.empty()) {
+      auto upper = Matrix<T>::uninitialized(n, n);
+      transpose<T>(chol.cview(), upper.view());
+      accumulate(upper.cview());
+    }
+    done = last || (single_round && round == 0 && chol_unshifted);
+  }
+  if (!done) {
+    // Breakdown (a zero, non-finite or numerically rank-deficient A) or no convergence:
+    // Householder on what the rounds left, A_now = Q·R_h.
+    auto rh = Matrix<T>::uninitialized(n, n);
+    qr<T>(a, rh.view());
+    accumulate(rh.cview());
+  }
+  if (!r.empty()) r.copy_from(total.cview());
+}
+
 template <class T>
 void lu_normalize(MatrixView<T> a) {
   const std::int64_t m = a.rows(), n = a.cols();
@@ -235,10 +387,11 @@ void lu_normalize(MatrixView<T> a) {
   check_view(a, "lu_normalize");
   if (n == 0) return;
   // Row pivoting of a row-major matrix is column pivoting of its column-major
-  // reading, which is not what we want: factor a column-major copy instead.
-  std::vector<T> col(static_cast<std::size_t>(m * n));
-  for (std::int64_t i = 0; i < m; ++i)
-    for (std::int64_t j = 0; j < n; ++j) col[static_cast<std::size_t>(j * m + i)] = a(i, j);
+  // reading, which is not what we want: factor a column-major copy instead
+  // (a tiled transpose in and out; huge pages spare the fresh buffer's page faults).
+  auto col = Matrix<T>::uninitialized(n, m);  // row-major n × m = column-major m × n
+  hint_huge_pages(col.data(), static_cast<std::size_t>(col.size()) * sizeof(T));
+  transpose<T>(a, col.view());
   std::vector<lapack_int> ipiv(static_cast<std::size_t>(n));
   lapack_int info;
   if constexpr (std::is_same_v<T, float>) {
@@ -253,11 +406,18 @@ void lu_normalize(MatrixView<T> a) {
   std::vector<std::int64_t> perm(static_cast<std::size_t>(m));
   for (std::int64_t i = 0; i < m; ++i) perm[static_cast<std::size_t>(i)] = i;
   for (std::int64_t j = 0; j < n; ++j) std::swap(perm[static_cast<std::size_t>(j)], perm[static_cast<std::size_t>(ipiv[static_cast<std::size_t>(j)] - 1)]);
-  // perm now maps position → original row: (P·L)(perm[i], :) = L(i, :).
-  for (std::int64_t i = 0; i < m; ++i) {
-    T* out = a.row(perm[static_cast<std::size_t>(i)]);
-    for (std::int64_t j = 0; j < n; ++j) {
-      out[j] = j < i ? col[static_cast<std::size_t>(j * m + i)] : (j == i ? T(1) : T(0));
+  // perm now maps position → original row: (P·L)(perm[i], :) = L(i, :). L's rows come back
+  // by blocks through a small row-major buffer (a tiled transpose), then scatter to their rows.
+  constexpr std::int64_t kBlock = 256;
+  auto rows = Matrix<T>::uninitialized(std::min(kBlock, m), n);
+  for (std::int64_t i0 = 0; i0 < m; i0 += kBlock) {
+    const std::int64_t h = std::min(kBlock, m - i0);
+    transpose<T>(col.block(0, i0, n, h), rows.block(0, 0, h, n));
+    for (std::int64_t r = 0; r < h; ++r) {
+      const std::int64_t i = i0 + r;
+      const T* src = rows.row(r);
+      T* out = a.row(perm[static_cast<std::size_t>(i)]);
+      for (std::int64_t j = 0; j < n; ++j) out[j] = j < i ? src[j] : (j == i ? T(1) : T(0));
     }
   }
 }
@@ -415,6 +575,7 @@ std::string blas_info() {
   template LOWDIM_API void syrk<T>(Op, T, In<T>, T, MatrixView<T>);                             \
   template LOWDIM_API void trsm<T>(Side, Triangle, Op, T, In<T>, MatrixView<T>);                \
   template LOWDIM_API void qr<T>(MatrixView<T>, MatrixView<T>);                                 \
+  template LOWDIM_API void cholesky_qr<T>(MatrixView<T>, MatrixView<T>, bool);                  \
   template LOWDIM_API void lu_normalize<T>(MatrixView<T>);                                      \
   template LOWDIM_API void svd<T>(MatrixView<T>, MatrixView<T>, std::span<T>, MatrixView<T>);   \
   template LOWDIM_API void singular_values<T>(MatrixView<T>, std::span<T>);                     \

@@ -243,3 +243,123 @@ TEST_CASE("SequentialBlas holds OpenBLAS single-threaded and restores the count"
     REQUIRE(linalg::blas_info().find("; 2 threads") != std::string::npos);
   });
 }
+
+TEMPLATE_TEST_CASE("gemm_reproducible splits a wide C by columns and a long inner dimension by slices",
+                   "[linalg][reproducible]", float, double) {
+  using T = TestType;
+  // (C rows, C cols, inner k): 20 × 3000 (column tiles), 24 × 16 with k = 20 000 (k slices,
+  // partial sums added in slice order), and 300 × 40 (row tiles, for comparison).
+  struct Shape {
+    std::int64_t m, n, k;
+  };
+  for (const Shape s : {Shape{20, 3000, 50}, Shape{24, 16, 20000}, Shape{300, 40, 2500}}) {
+    for (Op oa : {Op::none, Op::transpose}) {
+      for (Op ob : {Op::none, Op::transpose}) {
+        INFO(s.m << " x " << s.n << " x " << s.k << ", op(A) " << int(oa) << ", op(B) " << int(ob));
+        auto a = oa == Op::none ? gaussian<T>(s.m, s.k, 11) : gaussian<T>(s.k, s.m, 11);
+        auto b = ob == Op::none ? gaussian<T>(s.k, s.n, 12) : gaussian<T>(s.n, s.k, 12);
+        std::vector<Matrix<T>> out;
+        for (int threads : {1, 2, 4}) {
+          with_threads(threads, [&] {
+            Matrix<T> c(s.m, s.n);
+            c.view().fill(T(1));
+            linalg::gemm_reproducible<T>(oa, ob, T(2), a.view(), b.view(), T(0.5), c.view());
+            out.push_back(std::move(c));
+          });
+        }
+        REQUIRE(max_abs_diff<T>(out[0].view(), out[1].view()) == 0);
+        REQUIRE(max_abs_diff<T>(out[0].view(), out[2].view()) == 0);
+        auto ref = naive<T>(oa, ob, a.view(), b.view());
+        double err = 0;
+        for (std::int64_t i = 0; i < s.m; ++i)
+          for (std::int64_t j = 0; j < s.n; ++j)
+            err = std::max(err, std::abs(static_cast<double>(out[0](i, j)) - (2 * ref(i, j) + 0.5)));
+        // Entries are sums of k products of N(0, 1) numbers (|C| ~ 2√k); any summation order
+        // is within k·eps·Σ|products| ≤ k·eps·2k of the exact sum, in practice √k times less.
+        REQUIRE(err <= 4 * eps<T> * 2 * static_cast<double>(s.k) * std::sqrt(static_cast<double>(s.k)));
+      }
+    }
+  }
+}
+
+namespace {
+// ‖A − Q·R‖_max, R upper triangular, for the cholesky_qr tests.
+template <class T>
+double reconstruction_error(ConstMatrixView<T> a, ConstMatrixView<T> q, ConstMatrixView<T> r) {
+  for (std::int64_t i = 0; i < r.rows(); ++i)
+    for (std::int64_t j = 0; j < i; ++j) REQUIRE(r(i, j) == T(0));
+  Matrix<T> qr(a.rows(), a.cols());
+  linalg::matmul<T>(q, r, qr.view());
+  return max_abs_diff<T>(qr.view(), a);
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("cholesky_qr: orthonormal Q and A = QR from well-conditioned to rank-deficient A",
+                   "[linalg][cholesky_qr]", float, double) {
+  using T = TestType;
+  const std::int64_t m = 6000, n = 40;
+  // σ_i spread geometrically from 1 down to 1/cond: 10 (CholeskyQR2), eps^(-1/2)·100 (beyond
+  // plain CholeskyQR2: the shifted rounds), 1/(100·eps) (near-singular).
+  const double e = eps<T>;
+  for (const double cond : {10.0, 100 / std::sqrt(e), 1 / (100 * e)}) {
+    INFO("cond " << cond);
+    std::vector<double> s(n);
+    for (std::int64_t i = 0; i < n; ++i) s[i] = std::pow(cond, -double(i) / double(n - 1));
+    auto a = with_spectrum<T>(m, n, s, 21);
+    auto q = Matrix<T>::copy_of(a.view());
+    Matrix<T> r(n, n);
+    linalg::cholesky_qr<T>(q.view(), r.view());
+    // Orthogonality and backward error of Householder QR's order, O(n·eps) (measured ≤ 3 eps).
+    CHECK(orthogonality_error<T>(q.view()) <= 10 * n * e);
+    CHECK(reconstruction_error<T>(a.view(), q.view(), r.view()) <= 10 * n * e);
+  }
+  // Exactly rank-deficient (column 7 repeats column 3, column 9 is zero) and the zero matrix:
+  // the Cholesky factor breaks down, and the Householder fallback still gives an orthonormal Q.
+  auto a = gaussian<T>(m, n, 22);
+  for (std::int64_t i = 0; i < m; ++i) {
+    a(i, 7) = a(i, 3);
+    a(i, 9) = T(0);
+  }
+  for (int which = 0; which < 2; ++which) {
+    auto q = Matrix<T>::copy_of(a.view());
+    if (which == 1) q.view().fill(T(0));
+    Matrix<T> r(n, n);
+    linalg::cholesky_qr<T>(q.view(), r.view());
+    CHECK(orthogonality_error<T>(q.view()) <= 10 * n * e);  // measured ≤ 5 eps
+    // Relative to the column norms √m (|a_ij| ~ 1); measured ≤ 1.1·√m·eps.
+    if (which == 0) CHECK(reconstruction_error<T>(a.view(), q.view(), r.view()) <= 10 * n * e * std::sqrt(double(m)));
+    if (which == 1) CHECK(max_abs_diff<T>(r.view(), Matrix<T>(n, n).view()) == 0);
+  }
+  REQUIRE_THROWS_WITH(linalg::cholesky_qr<T>(Matrix<T>(3, 5).view()),
+                      Catch::Contains("cholesky_qr: A is 3 x 5; the thin QR needs rows >= cols"));
+  Matrix<T> bad_r(4, 4);
+  REQUIRE_THROWS_WITH(linalg::cholesky_qr<T>(Matrix<T>(10, 5).view(), bad_r.view()),
+                      Catch::Contains("cholesky_qr: R must be 5 x 5, not 4 x 4"));
+}
+
+TEST_CASE("cholesky_qr is bit-identical on 1, 2, 4 threads; one round leaves O(eps cond^2)", "[linalg][cholesky_qr]") {
+  std::vector<double> s(32);
+  for (int i = 0; i < 32; ++i) s[i] = std::pow(1e4, -i / 31.0);  // cond 1e4
+  auto a = with_spectrum<double>(20000, 32, s, 31);
+  std::vector<Matrix<double>> out;
+  for (int threads : {1, 2, 4}) {
+    with_threads(threads, [&] {
+      auto q = Matrix<double>::copy_of(a.view());
+      linalg::cholesky_qr<double>(q.view());
+      out.push_back(std::move(q));
+    });
+  }
+  REQUIRE(max_abs_diff<double>(out[0].view(), out[1].view()) == 0);
+  REQUIRE(max_abs_diff<double>(out[0].view(), out[2].view()) == 0);
+  // One round: orthogonality lost in proportion to eps·cond² = 2e-8, far from eps, yet a
+  // basis of the same span (a second round makes it orthonormal to eps).
+  auto q1 = Matrix<double>::copy_of(a.view());
+  Matrix<double> r1(32, 32);
+  linalg::cholesky_qr<double>(q1.view(), r1.view(), true);
+  const double loss = orthogonality_error<double>(q1.view());
+  CHECK(loss <= 1e4 * 1e4 * eps<double> * 100);
+  CHECK(loss >= 100 * 32 * eps<double>);
+  CHECK(reconstruction_error<double>(a.view(), q1.view(), r1.view()) <= 10 * 32 * eps<double>);
+  linalg::cholesky_qr<double>(q1.view());
+  CHECK(orthogonality_error<double>(q1.view()) <= 10 * 32 * eps<double>);
+}

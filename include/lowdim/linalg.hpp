@@ -38,9 +38,12 @@ void matmul(In<T> a, In<T> b, MatrixView<T> c) {
   gemm<T>(Op::none, Op::none, T(1), a, b, T(0), c);
 }
 
-/// As gemm, but bit-identical for any thread count: C is cut into a fixed set of row tiles
-/// (at most 16, at least 64 rows each) computed in an OpenMP loop, each by single-threaded BLAS.
-/// (OpenBLAS's own threading changes the order of the sums with the thread count.) Same cost.
+/// As gemm, but bit-identical for any thread count: the product is cut, by its shape only, into
+/// at most 16 pieces computed in an OpenMP loop, each by single-threaded BLAS: tiles of C's rows
+/// (≥ 64 each); tiles of its columns when C has under 128 rows; or, for a long inner dimension
+/// (k ≥ 8·max(m, n), k ≥ 2048; C of at most 2²² entries per piece in total), slices of k
+/// (≥ 1024 each) whose partial products are summed in slice order. (OpenBLAS's own threading
+/// changes the order of the sums with the thread count.) Same cost.
 template <class T>
 LOWDIM_API void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c);
 
@@ -76,6 +79,19 @@ LOWDIM_API void trsm(Side side, Triangle triangle, Op op_a, T alpha, In<T> a, Ma
 /// if r is non-empty it receives R (n × n, upper triangular). Cost ~4mn².
 template <class T>
 LOWDIM_API void qr(MatrixView<T> a, MatrixView<T> r = {});
+
+/// Thin QR of a tall A (m × n, m ≥ n) by Cholesky QR, GEMM-rich for tall-skinny blocks: R from
+/// the Cholesky factor of the Gram AᵀA (gemm_reproducible), A ← A·R⁻¹ by parallel row tiles,
+/// repeated until the Gram is within 1/2 of I before the last round (twice when cond(A) ≲
+/// eps^(−1/2): CholeskyQR2), with a shifted Gram when it is numerically singular (shifted
+/// CholeskyQR, Fukaya et al. 2020); Householder qr on what is left after a breakdown (a zero,
+/// non-finite or numerically rank-deficient A) or 8 rounds. A is overwritten with Q, r (if
+/// non-empty) receives R (n × n upper triangular, A = Q·R). Cost ~3mn² per round (2 rounds
+/// for a well-conditioned A); bit-identical on any thread count. single_round: stop after a
+/// first round whose Cholesky needed no shift — Q then has orthonormal columns only to
+/// O(eps·cond(A)²), for callers that orthogonalise again (block Gram–Schmidt twice).
+template <class T>
+LOWDIM_API void cholesky_qr(MatrixView<T> a, MatrixView<T> r = {}, bool single_round = false);
 
 /// Overwrites A (m × n, m ≥ n) with P·L from A = P·L·U with partial pivoting:
 /// a well-conditioned basis of range(A) cheaper than QR (power-iteration normaliser).

@@ -35,7 +35,7 @@ namespace lowdim {
 enum class Normalizer {
   none,  ///< plain powers (A Aᵀ)^q A Ω: loses the small directions in rounding for q ≥ 2
   lu,    ///< P·L of a pivoted LU: cheap, well conditioned (scikit-learn's choice)
-  qr,    ///< Householder QR: orthonormal, the most stable
+  qr,    ///< orthonormal (Householder; Cholesky QR on tall-skinny blocks): the most stable
 };
 /// "none", "lu", "qr".
 LOWDIM_API const char* to_string(Normalizer normalizer) noexcept;
@@ -89,8 +89,9 @@ struct KrylovOptions {
   /// b, columns per block; automatic: 32 (capped at min(m, n)).
   std::int64_t block_size = automatic;
   /// i ≥ 1 blocks on each side: the left Krylov space is span{AΩ, (AAᵀ)AΩ, …, (AAᵀ)^{i−1}AΩ}
-  /// of dimension i·b (capped at min(m, n)); 2i passes of width b. automatic: the smallest i ≥ 2
-  /// with i·b ≥ 2k, a space of twice the rank (measured in docs/rsvd.md: fastest to a given accuracy).
+  /// of dimension i·b (capped at min(m, n)); 2i passes of width b. automatic: the smallest i ≥ 3
+  /// with i·b ≥ 2k, a space of twice the rank and a polynomial of degree ≥ 2 in AAᵀ (measured in
+  /// docs/rsvd.md: fastest to a given accuracy).
   int iterations = automatic;
   SketchKind sketch = SketchKind::gaussian;  ///< test block Ω (b × n), raw entries
   std::uint64_t seed = 0;
