@@ -229,21 +229,6 @@ void check_gzip_size(const std::string& path, const ArrayInfo& info) {
             to_string(info.dtype));
 }
 
-/// Asks the kernel for transparent huge pages on a large fresh buffer (as numpy
-/// does): filling it then takes 512× fewer page faults, which is most of the
-/// cost of reading a file that is already in the page cache. A hint only.
-void advise_huge_pages(void* data, std::size_t bytes) {
-#ifdef MADV_HUGEPAGE
-  constexpr std::uintptr_t page = 4096;
-  if (bytes < (std::size_t{4} << 20)) return;
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + page - 1) & ~(page - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(page - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
 
 }  // namespace
 
@@ -252,7 +237,6 @@ Matrix<T> read_matrix(const std::string& path, const ReadOptions& options) {
   RowReader reader(path, options);
   check_gzip_size(path, reader.info());
   auto m = Matrix<T>::uninitialized(reader.rows(), reader.cols());
-  advise_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(T));
   reader.read(m.view());
   return m;
 }

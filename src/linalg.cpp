@@ -390,7 +390,6 @@ void lu_normalize(MatrixView<T> a) {
   // reading, which is not what we want: factor a column-major copy instead
   // (a tiled transpose in and out; huge pages spare the fresh buffer's page faults).
   auto col = Matrix<T>::uninitialized(n, m);  // row-major n × m = column-major m × n
-  hint_huge_pages(col.data(), static_cast<std::size_t>(col.size()) * sizeof(T));
   transpose<T>(a, col.view());
   std::vector<lapack_int> ipiv(static_cast<std::size_t>(n));
   lapack_int info;

@@ -27,14 +27,6 @@ constexpr std::uint64_t kStreamFallback = 9;  // replacement blocks when a Krylo
 template <class T>
 constexpr double eps = std::numeric_limits<T>::epsilon();
 
-// An uninitialised buffer; large ones are backed by huge pages where the kernel allows
-// (first-touch page faults otherwise cost as much as a GEMM pass on long blocks).
-template <class T>
-Matrix<T> buffer(std::int64_t rows, std::int64_t cols) {
-  auto m = Matrix<T>::uninitialized(rows, cols);
-  hint_huge_pages(m.data(), static_cast<std::size_t>(m.size()) * sizeof(T));
-  return m;
-}
 
 // Y = A·X and Y = Aᵀ·X.
 template <class T>
@@ -93,7 +85,7 @@ void fill_test_matrix(MatrixView<T> omega, SketchKind kind, std::uint64_t seed, 
 template <class T>
 void sketch_range(In<T> a, MatrixView<T> y, SketchKind kind, std::uint64_t seed, std::uint64_t stream) {
   if (generated_here(kind)) {
-    auto omega = buffer<T>(a.cols(), y.cols());
+    auto omega = Matrix<T>::uninitialized(a.cols(), y.cols());
     fill_test_matrix<T>(omega.view(), kind, seed, stream, 0);
     linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), a, omega.view(), T(0), y);
     return;
@@ -172,7 +164,7 @@ void fix_signs(MatrixView<T> u, MatrixView<T> vt) {
 template <class T>
 void project_out(In<T> basis, MatrixView<T> w) {
   if (basis.cols() == 0) return;
-  Matrix<T> c = buffer<T>(basis.cols(), w.cols());
+  Matrix<T> c = Matrix<T>::uninitialized(basis.cols(), w.cols());
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), basis, w, T(0), c.view());
   linalg::gemm_reproducible<T>(Op::none, Op::none, T(-1), basis, c.view(), T(1), w);
 }
@@ -194,7 +186,7 @@ void orthonormalize_against(In<T> basis, MatrixView<T> w, std::uint64_t seed, st
   }
   // The first orthonormalisation need not be exact: the second round below finishes it.
   orth<T>(w, {}, true);
-  Matrix<T> r = buffer<T>(b, b);
+  Matrix<T> r = Matrix<T>::uninitialized(b, b);
   for (int attempt = 0; attempt < 6; ++attempt) {
     if (attempt == 3) {
       // Three rounds could not separate W from range(basis): it lies inside it. Use fresh
@@ -226,15 +218,15 @@ template <class T>
 SvdResult<T> lift_svd(MatrixView<T> small, In<T> left, In<T> right, std::int64_t k) {
   const std::int64_t l = small.rows(), c = small.cols(), r = std::min(l, c);
   LOWDIM_ASSERT(k <= r);
-  auto us = buffer<T>(l, r);
-  auto vs = buffer<T>(r, c);
+  auto us = Matrix<T>::uninitialized(l, r);
+  auto vs = Matrix<T>::uninitialized(r, c);
   std::vector<T> s(static_cast<std::size_t>(r));
   linalg::svd<T>(small, us.view(), s, vs.view());
   SvdResult<T> out;
   const std::int64_t m = left.cols() > 0 ? left.rows() : l;
   const std::int64_t n = right.cols() > 0 ? right.rows() : c;
-  out.u = buffer<T>(m, k);
-  out.vt = buffer<T>(k, n);
+  out.u = Matrix<T>::uninitialized(m, k);
+  out.vt = Matrix<T>::uninitialized(k, n);
   if (left.cols() > 0) {
     linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), left, us.block(0, 0, l, k), T(0), out.u.view());
   } else {
@@ -275,10 +267,10 @@ Matrix<T> range_finder_impl(In<T> a, std::int64_t l, int q, const RsvdOptions& o
                             const char* who) {
   const std::int64_t m = a.rows(), n = a.cols();
   (void)who;
-  auto y = buffer<T>(m, l);
+  auto y = Matrix<T>::uninitialized(m, l);
   sketch_range<T>(a, y.view(), o.sketch, o.seed, kStreamRange);
   ++passes;
-  auto z = buffer<T>(n, l);
+  auto z = Matrix<T>::uninitialized(n, l);
   for (int i = 0; i < q; ++i) {
     normalize<T>(y.view(), o.normalizer);
     mul_t<T>(a, y.view(), z.view());
@@ -355,16 +347,16 @@ SvdResult<T> rsvd(In<T> a, const RsvdOptions& options) {
     // A wide B = QᵀA (l × n): Householder-based SVD of it is single-threaded panel work on
     // a long block. Take Bᵀ = AᵀQ = P·R (n × l) by Cholesky QR instead: B = Rᵀ·Pᵀ, and the
     // SVD of the small Rᵀ lifts to Vt = V_Rᵀ·Pᵀ.
-    auto bt = buffer<T>(n, l);
+    auto bt = Matrix<T>::uninitialized(n, l);
     mul_t<T>(a, q.view(), bt.view());
     ++passes;
-    auto r = buffer<T>(l, l);
+    auto r = Matrix<T>::uninitialized(l, l);
     orth<T>(bt.view(), r.view());
-    auto rt = buffer<T>(l, l);
+    auto rt = Matrix<T>::uninitialized(l, l);
     linalg::transpose<T>(r.view(), rt.view());
     out = lift_svd<T>(rt.view(), q.view(), bt.view(), options.rank);
   } else {
-    auto b = buffer<T>(l, n);
+    auto b = Matrix<T>::uninitialized(l, n);
     mul_t<T>(q.view(), a, b.view());  // B = Qᵀ·A (l × n)
     ++passes;
     out = lift_svd<T>(b.view(), q.view(), ConstMatrixView<T>{}, options.rank);
@@ -406,8 +398,8 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
   const auto apply = [&](In<T> x, MatrixView<T> y) { flip ? mul_t<T>(a, x, y) : mul<T>(a, x, y); };
   const auto apply_t = [&](In<T> x, MatrixView<T> y) { flip ? mul<T>(a, x, y) : mul_t<T>(a, x, y); };
 
-  auto q = buffer<T>(rows, dim);  // left basis Q = [Q_1 … Q_i] of op(A)
-  auto p = buffer<T>(cols, dim);  // right basis P = [P_1 … P_i]
+  auto q = Matrix<T>::uninitialized(rows, dim);  // left basis Q = [Q_1 … Q_i] of op(A)
+  auto p = Matrix<T>::uninitialized(cols, dim);  // right basis P = [P_1 … P_i]
   Matrix<T> g(dim, dim);          // Qᵀ·op(A) = G·Pᵀ, lower block triangular
   std::int64_t passes = 0;
 
@@ -415,7 +407,7 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
   {
     auto q1 = q.block(0, 0, rows, b);
     if (flip) {
-      auto omega = buffer<T>(cols, b);
+      auto omega = Matrix<T>::uninitialized(cols, b);
       fill_test_matrix<T>(omega.view(), o.sketch, o.seed, kStreamRange, 0);
       apply(omega.view(), q1);
     } else {
@@ -424,8 +416,8 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
     ++passes;
     orthonormalize_against<T>(ConstMatrixView<T>(q.data(), rows, 0, dim), q1, o.seed, 0);
   }
-  auto z_buf = buffer<T>(cols, b);
-  auto w_buf = buffer<T>(dim % b == 0 ? 0 : rows, b);  // only for a narrower last block
+  auto z_buf = Matrix<T>::uninitialized(cols, b);
+  auto w_buf = Matrix<T>::uninitialized(dim % b == 0 ? 0 : rows, b);  // only for a narrower last block
   for (std::int64_t j = 0; j < blocks; ++j) {
     const std::int64_t c0 = j * b, w = std::min(b, dim - c0);
     // Z = op(A)ᵀ·Q_j, P_j = orth(Z ⟂ P_1..P_{j−1}), row block j of G = Zᵀ·[P_1..P_j].
@@ -454,7 +446,7 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
   }
   if (flip) {
     // Aᵀ ≈ Q·G·Pᵀ, so A ≈ P·Gᵀ·Qᵀ: the SVD of Gᵀ lifted by P on the left and Q on the right.
-    auto gt = buffer<T>(dim, dim);
+    auto gt = Matrix<T>::uninitialized(dim, dim);
     linalg::transpose<T>(g.view(), gt.view());
     auto out = lift_svd<T>(gt.view(), p.view(), q.view(), o.rank);
     out.passes = passes;
@@ -473,7 +465,7 @@ namespace {
 template <class T>
 double residual_squared(In<T> a, In<T> q, In<T> b) {
   const std::int64_t m = a.rows(), n = a.cols(), chunk = std::max<std::int64_t>(1, (1 << 20) / std::max<std::int64_t>(n, 1));
-  auto tmp = buffer<T>(std::min(chunk, m), n);
+  auto tmp = Matrix<T>::uninitialized(std::min(chunk, m), n);
   double sum = 0;
   for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {
     const std::int64_t h = std::min(chunk, m - r0);
@@ -490,7 +482,7 @@ double residual_squared(In<T> a, In<T> q, In<T> b) {
 template <class T>
 void reserve_rows(Matrix<T>& buf, std::int64_t used, std::int64_t rows) {
   if (buf.rows() >= rows) return;
-  auto bigger = buffer<T>(std::max(rows, 2 * buf.rows()), buf.cols());
+  auto bigger = Matrix<T>::uninitialized(std::max(rows, 2 * buf.rows()), buf.cols());
   if (used > 0) bigger.row_block(0, used).copy_from(buf.row_block(0, used));
   buf = std::move(bigger);
 }
@@ -524,9 +516,9 @@ QbResult<T> adaptive_qb(In<T> a, const QbOptions& o) {
   std::int64_t rank = 0, passes = 0;
   double err2 = total;  // ‖A − QB‖²_F, tracked
   bool converged = err2 <= threshold;
-  auto y = buffer<T>(m, b);
-  auto z = buffer<T>(n, b);
-  auto small = buffer<T>(max_rank, b);
+  auto y = Matrix<T>::uninitialized(m, b);
+  auto z = Matrix<T>::uninitialized(n, b);
+  auto small = Matrix<T>::uninitialized(max_rank, b);
   for (std::int64_t block = 0; !converged && rank < max_rank; ++block) {
     const std::int64_t w = std::min(b, max_rank - rank);
     auto yv = y.block(0, 0, m, w);
@@ -556,7 +548,7 @@ QbResult<T> adaptive_qb(In<T> a, const QbOptions& o) {
     }
     // Re-orthogonalise against Q (rounding and the deflation leave O(eps) components).
     {
-      auto q_cols = buffer<T>(m, rank);
+      auto q_cols = Matrix<T>::uninitialized(m, rank);
       if (rank > 0) linalg::transpose<T>(q_now, q_cols.view());
       orthonormalize_against<T>(q_cols.view(), yv, o.seed, static_cast<std::uint64_t>(block));
     }
@@ -573,7 +565,7 @@ QbResult<T> adaptive_qb(In<T> a, const QbOptions& o) {
     if (err2 > threshold + noise) continue;
     if (err2 < 1000.0 * noise) {
       // ‖A‖² − ‖B‖² is dominated by rounding: measure the residual itself.
-      auto q_cols = buffer<T>(m, rank);
+      auto q_cols = Matrix<T>::uninitialized(m, rank);
       linalg::transpose<T>(ConstMatrixView<T>(qt.data(), rank, m, m), q_cols.view());
       err2 = residual_squared<T>(a, q_cols.view(), ConstMatrixView<T>(bm.data(), rank, n, n));
       ++passes;
@@ -582,7 +574,7 @@ QbResult<T> adaptive_qb(In<T> a, const QbOptions& o) {
   }
   QbResult<T> out;
   out.rank = rank;
-  out.q = buffer<T>(m, rank);
+  out.q = Matrix<T>::uninitialized(m, rank);
   if (rank > 0) linalg::transpose<T>(ConstMatrixView<T>(qt.data(), rank, m, m), out.q.view());
   out.b = Matrix<T>::copy_of(ConstMatrixView<T>(bm.data(), rank, n, n));
   out.error = std::sqrt(std::max(err2, 0.0));
@@ -607,22 +599,22 @@ SvdResult<T> qb_svd(In<T> a, const QbOptions& options) {
     return out;
   }
   const std::int64_t r = qb.rank, n = a.cols();
-  auto us = buffer<T>(r, r);
+  auto us = Matrix<T>::uninitialized(r, r);
   std::vector<T> s(static_cast<std::size_t>(r));
   // B = Us·diag(s)·Vs·Pᵀ: P = I (empty) for a direct SVD of B; for a wide B (n ≥ 4r), as in
   // rsvd, Bᵀ = P·R by Cholesky QR and the SVD is of the small Rᵀ (r × r).
   Matrix<T> vs, pt;
   if (n >= 4 * r) {
-    pt = buffer<T>(n, r);
+    pt = Matrix<T>::uninitialized(n, r);
     linalg::transpose<T>(qb.b.view(), pt.view());
-    auto rf = buffer<T>(r, r);
+    auto rf = Matrix<T>::uninitialized(r, r);
     orth<T>(pt.view(), rf.view());
-    auto rt = buffer<T>(r, r);
+    auto rt = Matrix<T>::uninitialized(r, r);
     linalg::transpose<T>(rf.view(), rt.view());
-    vs = buffer<T>(r, r);
+    vs = Matrix<T>::uninitialized(r, r);
     linalg::svd<T>(rt.view(), us.view(), s, vs.view());
   } else {
-    vs = buffer<T>(r, n);
+    vs = Matrix<T>::uninitialized(r, n);
     linalg::svd<T>(qb.b.view(), us.view(), s, vs.view());
   }
   // Smallest rank t with ‖A − QB‖² + Σ_{j ≥ t} s_j² ≤ tol²‖A‖² (orthogonal parts: QᵀA = B).
@@ -638,12 +630,12 @@ SvdResult<T> qb_svd(In<T> a, const QbOptions& options) {
     }
   }
   SvdResult<T> out;
-  out.u = buffer<T>(a.rows(), t);
+  out.u = Matrix<T>::uninitialized(a.rows(), t);
   linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), qb.q.view(), us.block(0, 0, r, t), T(0), out.u.view());
   if (pt.empty()) {
     out.vt = Matrix<T>::copy_of(vs.block(0, 0, t, n));
   } else {
-    out.vt = buffer<T>(t, n);
+    out.vt = Matrix<T>::uninitialized(t, n);
     linalg::gemm_reproducible<T>(Op::none, Op::transpose, T(1), vs.block(0, 0, t, r), pt.view(), T(0), out.vt.view());
   }
   out.s.assign(s.begin(), s.begin() + t);
@@ -706,10 +698,10 @@ EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options) {
   const std::int64_t n = a.rows(), l = setup.l, k = options.rank;
   std::int64_t passes = 0;
   auto q = range_finder_impl<T>(a, l, setup.q, options, passes, who);
-  auto aq = buffer<T>(n, l);
+  auto aq = Matrix<T>::uninitialized(n, l);
   mul<T>(a, q.view(), aq.view());
   ++passes;
-  auto c = buffer<T>(l, l);
+  auto c = Matrix<T>::uninitialized(l, l);
   mul_t<T>(q.view(), aq.view(), c.view());
   for (std::int64_t i = 0; i < l; ++i)
     for (std::int64_t j = 0; j < i; ++j) c(i, j) = c(j, i) = (c(i, j) + c(j, i)) / T(2);
@@ -726,14 +718,14 @@ EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options) {
   };
   for (std::size_t i = 1; i < order.size(); ++i)
     for (std::size_t j = i; j > 0 && before(order[j], order[j - 1]); --j) std::swap(order[j], order[j - 1]);
-  auto vk = buffer<T>(l, k);
+  auto vk = Matrix<T>::uninitialized(l, k);
   EigResult<T> out;
   for (std::int64_t j = 0; j < k; ++j) {
     const auto src = order[static_cast<std::size_t>(j)];
     for (std::int64_t i = 0; i < l; ++i) vk(i, j) = c(i, src);
     out.w.push_back(w[static_cast<std::size_t>(src)]);
   }
-  out.u = buffer<T>(n, k);
+  out.u = Matrix<T>::uninitialized(n, k);
   mul<T>(q.view(), vk.view(), out.u.view());
   fix_signs<T>(out.u.view(), MatrixView<T>{});
   out.passes = passes;
@@ -747,17 +739,17 @@ EigResult<T> nystrom(In<T> a, const RsvdOptions& options) {
   check_symmetric<T>(a, who);
   const auto setup = check_rsvd<T>(a, options, who);
   const std::int64_t n = a.rows(), l = setup.l, k = options.rank;
-  auto omega = buffer<T>(n, l);
+  auto omega = Matrix<T>::uninitialized(n, l);
   fill_test_matrix<T>(omega.view(), options.sketch, options.seed, kStreamRange, 0);
   orth<T>(omega.view());
-  auto y = buffer<T>(n, l);
+  auto y = Matrix<T>::uninitialized(n, l);
   mul<T>(a, omega.view(), y.view());
   // Shift ν = eps·√n·‖Y‖_F (≥ the spacing of floating point numbers at ‖Y‖₂, times √n).
   const double nu = eps<T> * std::sqrt(static_cast<double>(n)) * linalg::norm_fro<T>(y.view());
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < l; ++j) y(i, j) += static_cast<T>(nu) * omega(i, j);
   // M = Ωᵀ·Y_ν = L·Lᵀ, B = Y_ν·L⁻ᵀ; A_ν ≈ B·Bᵀ.
-  auto mtx = buffer<T>(l, l);
+  auto mtx = Matrix<T>::uninitialized(l, l);
   mul_t<T>(omega.view(), y.view(), mtx.view());
   for (std::int64_t i = 0; i < l; ++i)
     for (std::int64_t j = 0; j < i; ++j) mtx(i, j) = mtx(j, i) = (mtx(i, j) + mtx(j, i)) / T(2);
@@ -768,8 +760,8 @@ EigResult<T> nystrom(In<T> a, const RsvdOptions& options) {
                  "factor; ν = {})", who, nu);
   }
   linalg::trsm<T>(Side::right, Triangle::lower, Op::transpose, T(1), mtx.view(), y.view());
-  auto u = buffer<T>(n, l);
-  auto vt = buffer<T>(l, l);
+  auto u = Matrix<T>::uninitialized(n, l);
+  auto vt = Matrix<T>::uninitialized(l, l);
   std::vector<T> s(static_cast<std::size_t>(l));
   linalg::svd<T>(y.view(), u.view(), s, vt.view());
   EigResult<T> out;
@@ -798,7 +790,7 @@ constexpr std::int64_t kRegenerateRows = 4096;  // rows of Φᵀ / Θᵀ regener
 template <class T>
 void row_indexed_product(std::uint64_t seed, std::uint64_t stream, std::int64_t c, In<T> mtx, MatrixView<T> out) {
   const std::int64_t m = mtx.rows();
-  auto block = buffer<T>(std::min(kRegenerateRows, m), c);
+  auto block = Matrix<T>::uninitialized(std::min(kRegenerateRows, m), c);
   out.fill(T(0));
   for (std::int64_t r0 = 0; r0 < m; r0 += kRegenerateRows) {
     const std::int64_t h = std::min(kRegenerateRows, m - r0);
@@ -825,15 +817,15 @@ StreamingSketch<T>::StreamingSketch(std::int64_t rows, std::int64_t cols, const 
   s_ = o.core_size == automatic ? std::min(2 * k_ + 1, mn) : o.core_size;
   LOWDIM_CHECK(o.error_sketch_size > 0, "{}: error_sketch_size must be positive, got {}", who, o.error_sketch_size);
   q_ = o.error_sketch_size;
-  y_ = buffer<T>(m_, k_);
+  y_ = Matrix<T>::uninitialized(m_, k_);
   y_.view().fill(T(0));
-  x_ = buffer<T>(k_, n_);
+  x_ = Matrix<T>::uninitialized(k_, n_);
   x_.view().fill(T(0));
   z_ = Matrix<T>(s_, s_);
-  w_ = buffer<T>(q_, n_);
+  w_ = Matrix<T>::uninitialized(q_, n_);
   w_.view().fill(T(0));
-  omega_t_ = buffer<T>(n_, k_);
-  psi_t_ = buffer<T>(n_, s_);
+  omega_t_ = Matrix<T>::uninitialized(n_, k_);
+  psi_t_ = Matrix<T>::uninitialized(n_, s_);
   fill_normal<T>(omega_t_.view(), RandomStream(seed_, kStreamOmega));
   fill_normal<T>(psi_t_.view(), RandomStream(seed_, kStreamPsi));
 }
@@ -854,16 +846,16 @@ void StreamingSketch<T>::append(In<T> chunk) {
   // Y rows = chunk·Ωᵀ.
   mul<T>(chunk, omega_t_.view(), y_.row_block(seen_, h));
   // X += Υ(:, rows)·chunk, W += Θ(:, rows)·chunk.
-  auto up = buffer<T>(h, k_);
+  auto up = Matrix<T>::uninitialized(h, k_);
   fill_normal<T>(up.view(), RandomStream(seed_, kStreamUpsilon), first * static_cast<std::uint64_t>(k_));
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), up.view(), chunk, T(1), x_.view());
-  auto th = buffer<T>(h, q_);
+  auto th = Matrix<T>::uninitialized(h, q_);
   fill_normal<T>(th.view(), RandomStream(seed_, kStreamTheta), first * static_cast<std::uint64_t>(q_));
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), th.view(), chunk, T(1), w_.view());
   // Z += Φ(:, rows)·(chunk·Ψᵀ).
-  auto cp = buffer<T>(h, s_);
+  auto cp = Matrix<T>::uninitialized(h, s_);
   mul<T>(chunk, psi_t_.view(), cp.view());
-  auto ph = buffer<T>(h, s_);
+  auto ph = Matrix<T>::uninitialized(h, s_);
   fill_normal<T>(ph.view(), RandomStream(seed_, kStreamPhi), first * static_cast<std::uint64_t>(s_));
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), ph.view(), cp.view(), T(1), z_.view());
   seen_ += h;
@@ -876,21 +868,21 @@ SvdResult<T> StreamingSketch<T>::finalize() const {
   // Q = orth(Y) (m × k), P = orth(Xᵀ) (n × k).
   auto q = Matrix<T>::copy_of(y_.view());
   orth<T>(q.view());
-  auto p = buffer<T>(n_, k_);
+  auto p = Matrix<T>::uninitialized(n_, k_);
   linalg::transpose<T>(x_.view(), p.view());
   orth<T>(p.view());
   // C = (ΦQ)† Z ((ΨP)†)ᵀ via thin QRs ΦQ = U₁R₁, ΨP = U₂R₂: C = R₁⁻¹ (U₁ᵀ Z U₂) R₂⁻ᵀ.
-  auto phi_q = buffer<T>(s_, k_);
+  auto phi_q = Matrix<T>::uninitialized(s_, k_);
   row_indexed_product<T>(seed_, kStreamPhi, s_, q.view(), phi_q.view());
-  auto psi_p = buffer<T>(s_, k_);
+  auto psi_p = Matrix<T>::uninitialized(s_, k_);
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), psi_t_.view(), p.view(), T(0), psi_p.view());
-  auto r1 = buffer<T>(k_, k_);
-  auto r2 = buffer<T>(k_, k_);
+  auto r1 = Matrix<T>::uninitialized(k_, k_);
+  auto r2 = Matrix<T>::uninitialized(k_, k_);
   orth<T>(phi_q.view(), r1.view());
   orth<T>(psi_p.view(), r2.view());
-  auto tmp = buffer<T>(k_, s_);
+  auto tmp = Matrix<T>::uninitialized(k_, s_);
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), phi_q.view(), z_.view(), T(0), tmp.view());
-  auto c = buffer<T>(k_, k_);
+  auto c = Matrix<T>::uninitialized(k_, k_);
   linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), tmp.view(), psi_p.view(), T(0), c.view());
   linalg::trsm<T>(Side::left, Triangle::upper, Op::none, T(1), r1.view(), c.view());
   linalg::trsm<T>(Side::right, Triangle::upper, Op::transpose, T(1), r2.view(), c.view());
@@ -898,7 +890,7 @@ SvdResult<T> StreamingSketch<T>::finalize() const {
   auto out = lift_svd<T>(c.view(), q.view(), p.view(), r_);
   out.passes = 1;
   // A-posteriori error: E‖Θ(A − Â)‖²_F = q‖A − Â‖²_F with W = ΘA.
-  auto theta_u = buffer<T>(q_, r_);
+  auto theta_u = Matrix<T>::uninitialized(q_, r_);
   row_indexed_product<T>(seed_, kStreamTheta, q_, out.u.view(), theta_u.view());
   for (std::int64_t i = 0; i < q_; ++i)
     for (std::int64_t j = 0; j < r_; ++j) theta_u(i, j) *= out.s[static_cast<std::size_t>(j)];

@@ -115,6 +115,11 @@ class MatrixView {
   std::int64_t rows_ = 0, cols_ = 0, stride_ = 0;
 };
 
+/// Asks the kernel (Linux) to back a large fresh buffer (≥ 4 MiB, not yet touched) with
+/// transparent huge pages, as numpy does: first touching it then takes 512× fewer page faults
+/// (4 KiB faults cost up to 3 ms per MB on a VM). A hint only; a no-op elsewhere.
+LOWDIM_API void hint_huge_pages(void* data, std::size_t bytes) noexcept;
+
 /// Owning, 64-byte aligned, row-major rows × cols matrix. Move-only; clone() copies.
 template <class T>
 class Matrix {
@@ -129,6 +134,7 @@ class Matrix {
     if (size() > 0) std::memset(data_, 0, static_cast<std::size_t>(size()) * sizeof(T));
   }
   /// A rows × cols matrix whose elements are left unset (for buffers about to be overwritten).
+  /// Buffers of 4 MiB and more are backed by transparent huge pages where the kernel allows.
   static Matrix uninitialized(std::int64_t rows, std::int64_t cols) {
     LOWDIM_CHECK(rows >= 0 && cols >= 0, "matrix: negative shape {} x {}", rows, cols);
     LOWDIM_CHECK(cols == 0 || rows <= INT64_MAX / static_cast<std::int64_t>(sizeof(T)) / cols,
@@ -141,6 +147,7 @@ class Matrix {
       const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;
       m.data_ = static_cast<T*>(std::aligned_alloc(alignment, rounded));
       if (m.data_ == nullptr) throw std::bad_alloc();
+      hint_huge_pages(m.data_, bytes);
     }
     return m;
   }
@@ -219,11 +226,6 @@ LOWDIM_API std::optional<NonFinite> find_non_finite(ConstMatrixView<T> m);
 /// Throws invalid_argument "<context>: non-finite value nan at row 3, column 7" if m holds NaN or Inf.
 template <class T>
 LOWDIM_API void check_finite(ConstMatrixView<T> m, std::string_view context);
-
-/// Asks the kernel (Linux) to back a large fresh buffer (≥ 4 MiB, not yet touched) with
-/// transparent huge pages, as numpy does: first touching it then takes 512× fewer page faults
-/// (4 KiB faults cost up to 3 ms per MB on a VM). A hint only; a no-op elsewhere.
-LOWDIM_API void hint_huge_pages(void* data, std::size_t bytes) noexcept;
 
 }  // namespace lowdim
 
