@@ -40,8 +40,8 @@ struct Case {
   const char* env;
 };
 constexpr Case kMain{20000, 5000, 100, 200, 30.0, "LOWDIM_BENCH_DATA_MAIN"};
-constexpr Case kTall{200000, 200, 20, 200, 10.0, "LOWDIM_BENCH_DATA_TALL"};
-constexpr Case kWide{200, 200000, 20, 200, 10.0, "LOWDIM_BENCH_DATA_WIDE"};
+constexpr Case kTall{1000000, 200, 20, 200, 10.0, "LOWDIM_BENCH_DATA_TALL"};
+constexpr Case kWide{200, 1000000, 20, 200, 10.0, "LOWDIM_BENCH_DATA_WIDE"};
 
 double sigma(const Case& c, std::int64_t i) { return i < c.support ? std::exp(-double(i) / c.decay) : 0.0; }
 
