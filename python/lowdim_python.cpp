@@ -237,6 +237,8 @@ PYBIND11_MODULE(lowdim, m) {
   m.def("set_num_threads", &linalg::set_num_threads, py::arg("threads"),
         "Threads for lowdim's OpenMP loops and OpenBLAS.");
   m.def("blas_info", &linalg::blas_info);
+  m.def("dense_kernel_isa", [] { return std::string(dense_kernel_isa()); },
+        "Instruction set of the dense kernel: avx512, avx2 or generic (identical results).");
 
   py::class_<SketchOperator>(m, "Sketch", "A random k x d sketch S applied to rows: Y = X S^T (n x d -> n x k).")
       .def(py::init([](const std::string& kind, std::int64_t d, std::int64_t k, std::uint64_t seed, double density,
@@ -351,10 +353,11 @@ PYBIND11_MODULE(lowdim, m) {
 
   m.def(
       "bert_whitening",
-      [](const py::array& x, std::int64_t k, bool normalize) {
+      [](const py::array& x, std::int64_t k, bool normalize, bool fast) {
         BertWhiteningOptions options;
         options.components = k;
         options.normalize = normalize;
+        options.precision = fast ? ScatterPrecision::block_float : ScatterPrecision::double_precision;
         std::optional<Whitening> model;
         by_dtype(x, [&]<class T>() -> py::object {
           auto in = as_input<T>(x, "bert_whitening");
@@ -364,8 +367,9 @@ PYBIND11_MODULE(lowdim, m) {
         });
         return std::move(*model);
       },
-      py::arg("x"), py::arg("k") = 256, py::arg("normalize") = false,
-      "BERT-whitening (Su et al. 2021): PCA whitening keeping k dimensions.");
+      py::arg("x"), py::arg("k") = 256, py::arg("normalize") = false, py::arg("fast") = false,
+      "BERT-whitening (Su et al. 2021): PCA whitening keeping k dimensions. fast=True sums the\n"
+      "covariance of float32 input in float panels: about 1.8x faster, ~1e-5 relative error.");
 
   m.def(
       "read",

@@ -129,6 +129,18 @@ class WhiteningTest(unittest.TestCase):
         signs = np.sign(np.sum(y * y_ref, axis=0))
         np.testing.assert_allclose(y * signs, y_ref, atol=1e-8)
 
+    def test_bert_whitening_fast_float_panels(self):
+        x32 = self.x.astype(np.float32)
+        exact = lowdim.bert_whitening(x32, k=3).transform(x32)
+        fast = lowdim.bert_whitening(x32, k=3, fast=True).transform(x32)
+        self.assertEqual(fast.dtype, np.float32)
+        # Float panels round the centred data and the panel sums to float: ~1e-5 relative.
+        np.testing.assert_allclose(fast, exact, atol=1e-4 * np.abs(exact).max())
+        self.assertFalse(np.array_equal(fast, exact))  # it really took the float path
+
+    def test_dense_kernel_isa(self):
+        self.assertIn(lowdim.dense_kernel_isa(), ("avx512", "avx2", "generic"))
+
     def test_save_load_and_errors(self):
         w = lowdim.Whitening.fit(self.x.astype(np.float32), kind="zca")
         path = os.path.join(os.environ.get("LOWDIM_TEST_TMP", tempfile.gettempdir()), f"w-{os.getpid()}.ldm")
