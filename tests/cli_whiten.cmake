@@ -31,7 +31,8 @@ set(_whiten_script ${CMAKE_CURRENT_LIST_FILE})
 add_test(NAME cli_whiten_setup COMMAND ${CMAKE_COMMAND} -E make_directory ${_whiten_dir})
 set_tests_properties(cli_whiten_setup PROPERTIES FIXTURES_SETUP whiten_dir)
 
-# whiten_cli(name status regex [REQUIRES fixtures] [SETS fixture] -- args...)
+# whiten_cli(name status regex [REQUIRES fixture...] [SETS fixture] ARGS args...)
+# (fixtures as separate arguments: a quoted "a;b" would reach ctest as one fixture named "a;b")
 function(whiten_cli name status regex)
   cmake_parse_arguments(PARSE_ARGV 3 opt "" "SETS" "REQUIRES;ARGS")
   string(REPLACE ";" "|" command "$<TARGET_FILE:lowdim_cli>;${opt_ARGS}")
@@ -84,10 +85,10 @@ whiten_cli(k_too_large 1 "whitening: k = 785 exceeds the dimension d = 784"
   ARGS whiten fit --input ${_whiten_images} --kind pca --k 785 --model ${_d}/never.ldm)
 whiten_cli(k_for_zca 1 "zca whitening keeps all d = 784 dimensions; k = 10 is only allowed for pca and pca-cor"
   ARGS whiten fit --input ${_whiten_images} --kind zca --k 10 --model ${_d}/never.ldm)
-whiten_cli(shape_mismatch 1 "has 50 columns, the model expects d = 784" REQUIRES "whiten_model;whiten_output"
+whiten_cli(shape_mismatch 1 "has 50 columns, the model expects d = 784" REQUIRES whiten_model whiten_output
   SETS whiten_failed
   ARGS whiten apply --model ${_d}/pca50.ldm --input ${_d}/y50.npy --output ${_d}/never.npy)
-whiten_cli(not_a_model 1 "lowdim: .*y50.npy" REQUIRES whiten_output
+whiten_cli(not_a_model 1 "lowdim: .*y50.npy" REQUIRES whiten_output SETS whiten_failed
   ARGS whiten apply --model ${_d}/y50.npy --input ${_whiten_images} --output ${_d}/never.npy)
 whiten_cli(missing_input 1 "lowdim: .*no-such-file.npy" SETS whiten_failed
   ARGS pca --input ${_d}/no-such-file.npy --k 3 --output ${_d}/never.npy)
