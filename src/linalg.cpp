@@ -60,10 +60,12 @@ void scale(MatrixView<T> c, T beta) {
   }
 }
 
-}  // namespace
-
+// The shapes of C (m × n) = op(A) (m × k) · op(B) (k × n), checked.
+struct GemmShape {
+  std::int64_t m, k, n;
+};
 template <class T>
-void gemm(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) {
+GemmShape gemm_shape(Op op_a, Op op_b, In<T> a, In<T> b, MatrixView<T> c) {
   const std::int64_t m = op_a == Op::none ? a.rows() : a.cols();
   const std::int64_t k = op_a == Op::none ? a.cols() : a.rows();
   const std::int64_t kb = op_b == Op::none ? b.rows() : b.cols();
@@ -73,6 +75,14 @@ void gemm(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) 
   check_view(a, "gemm");
   check_view(b, "gemm");
   check_view(c, "gemm");
+  return {m, k, n};
+}
+
+}  // namespace
+
+template <class T>
+void gemm(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) {
+  const auto [m, k, n] = gemm_shape<T>(op_a, op_b, a, b, c);
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == T(0)) {
     scale(c, beta);
@@ -90,15 +100,7 @@ void gemm(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) 
 
 template <class T>
 void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) {
-  const std::int64_t m = op_a == Op::none ? a.rows() : a.cols();
-  const std::int64_t k = op_a == Op::none ? a.cols() : a.rows();
-  const std::int64_t kb = op_b == Op::none ? b.rows() : b.cols();
-  const std::int64_t n = op_b == Op::none ? b.cols() : b.rows();
-  LOWDIM_CHECK_SHAPE(k == kb && c.rows() == m && c.cols() == n,
-                     "gemm: op(A) is {} x {}, op(B) is {} x {}, C is {} x {}", m, k, kb, n, c.rows(), c.cols());
-  check_view(a, "gemm");
-  check_view(b, "gemm");
-  check_view(c, "gemm");
+  const auto [m, k, n] = gemm_shape<T>(op_a, op_b, a, b, c);
   // The split depends on the shape only, never on the thread count; every piece is one
   // single-threaded BLAS call, and split sums are added in a fixed order.
   constexpr std::int64_t kMaxTiles = 16, kMinRows = 64, kMinDepth = 1024;
