@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace lowdim {
 namespace {
@@ -26,9 +27,9 @@ void check_version(const ArchiveReader& in, std::uint32_t supported, const std::
 }
 
 // Reads a matrix entry and checks its shape and that every value is finite.
-Matrix<double> get_checked(const ArchiveReader& in, const std::string& name, std::int64_t rows, std::int64_t cols,
-                           const std::string& path, const char* what) {
-  auto m = in.get_matrix<double>(name);
+// m, read from the archive entry `name`, checked to be rows × cols and finite.
+Matrix<double> checked(Matrix<double> m, const std::string& name, std::int64_t rows, std::int64_t cols,
+                       const std::string& path, const char* what) {
   if (m.rows() != rows || m.cols() != cols)
     LOWDIM_THROW(io_error, "{}: {} is corrupt: '{}' is {} x {}, expected {} x {}", what, path, name, m.rows(),
                  m.cols(), rows, cols);
@@ -36,6 +37,11 @@ Matrix<double> get_checked(const ArchiveReader& in, const std::string& name, std
     LOWDIM_THROW(io_error, "{}: {} is corrupt: '{}' holds {} at row {}, column {}", what, path, name, bad->value,
                  bad->row, bad->col);
   return m;
+}
+
+Matrix<double> get_checked(const ArchiveReader& in, const std::string& name, std::int64_t rows, std::int64_t cols,
+                           const std::string& path, const char* what) {
+  return checked(in.get_matrix<double>(name), name, rows, cols, path, what);
 }
 
 std::vector<double> flat(const Matrix<double>& m) { return {m.data(), m.data() + m.size()}; }
@@ -86,9 +92,9 @@ Whitening Whitening::load(const std::string& path) {
   if (mean.rows() != 1 || d < 1 || k < 1 || k > d || w.samples_ < 2)
     LOWDIM_THROW(io_error, "whitening: {} is corrupt: mean is {} x {}, W is {} x {}, {} samples", path, mean.rows(),
                  mean.cols(), wm.rows(), wm.cols(), w.samples_);
-  w.mean_ = flat(get_checked(in, "mean", 1, d, path, what));
+  w.mean_ = flat(checked(std::move(mean), "mean", 1, d, path, what));
   w.eigenvalues_ = flat(get_checked(in, "eigenvalues", 1, d, path, what));
-  w.w_ = get_checked(in, "W", d, k, path, what);
+  w.w_ = checked(std::move(wm), "W", d, k, path, what);
   w.m_ = get_checked(in, "M", k, d, path, what);
   w.prepare_float_copies();
   return w;
@@ -122,7 +128,7 @@ Pca Pca::load(const std::string& path) {
                  p.samples_, p.total_variance_);
   p.mean_ = flat(get_checked(in, "mean", 1, d, path, what));
   p.variance_ = flat(get_checked(in, "explained_variance", 1, k, path, what));
-  p.components_ = get_checked(in, "components", k, d, path, what);
+  p.components_ = checked(std::move(c), "components", k, d, path, what);
   p.prepare_float_copies();
   return p;
 }
