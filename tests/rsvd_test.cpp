@@ -9,12 +9,14 @@
 //  * Weyl: |σ̃_j − σ_j| ≤ ‖A − QQᵀA‖₂ ≤ ‖A − QQᵀA‖_F, and σ̃_j ≤ σ_j.
 // Rounding is allowed for as c·eps·‖A‖ with c a small multiple of the sizes involved.
 
+#include "extreme_inputs.hpp"
 #include "test_support.hpp"
 
 #include <lowdim/rsvd.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <iterator>
@@ -867,6 +869,236 @@ TEST_CASE("default svd on the issue's matrix: 3000 x 1500, sigma_i = (1 + i)^-2,
   CHECK(err <= 5.0e-8);
   CHECK(res.iterations < 13);  // stopped by the residual check before the cap ⌈8·50/32⌉ = 13
   CHECK(res.passes == 2 * res.iterations + 1);
+}
+
+// ---------------------------------------------------------------- extreme inputs (issue 9 §2)
+
+namespace {
+
+// What one public function returned, in a common form: U (or Q), the singular values or
+// eigenvalues (or nothing), Vt (or nothing) and an error norm (or −1).
+template <class T>
+struct Factors {
+  Matrix<T> u;
+  std::vector<double> s;
+  Matrix<T> vt;
+  double error = -1;
+};
+
+template <class T>
+Factors<T> factors(SvdResult<T> r) {
+  Factors<T> f{std::move(r.u), {}, std::move(r.vt), r.error};
+  for (const T x : r.s) f.s.push_back(x);
+  return f;
+}
+
+template <class T>
+struct Entry {
+  std::string name;
+  std::function<Factors<T>(ConstMatrixView<T>)> run;
+  bool scale_free = false;  // only scale-invariant output (an orthonormal basis): always representable
+};
+
+// Every public numerical function of rsvd.hpp, at rank min(3, min(m, n)).
+template <class T>
+std::vector<Entry<T>> general_entries() {
+  const auto rank = [](ConstMatrixView<T> a) { return std::min<std::int64_t>(3, std::min(a.rows(), a.cols())); };
+  std::vector<Entry<T>> e;
+  e.push_back({"range_finder", [=](ConstMatrixView<T> a) {
+                 return Factors<T>{range_finder<T>(a, {.rank = rank(a), .seed = 3}), {}, {}, -1};
+               }, true});
+  e.push_back({"rsvd", [=](ConstMatrixView<T> a) { return factors<T>(rsvd<T>(a, {.rank = rank(a), .seed = 3})); }});
+  e.push_back({"block_krylov_svd",
+               [=](ConstMatrixView<T> a) { return factors<T>(block_krylov_svd<T>(a, {.rank = rank(a), .seed = 3})); }});
+  e.push_back({"adaptive_qb", [=](ConstMatrixView<T> a) {
+                 auto q = adaptive_qb<T>(a, {.tol = 1e-2, .block_size = 4, .seed = 3});
+                 // B's row norms stand in for singular values: B = QᵀA scales with A.
+                 Factors<T> f{std::move(q.q), {}, {}, q.error};
+                 for (std::int64_t i = 0; i < q.b.rows(); ++i) {
+                   long double t = 0;  // (long double: squares of entries near DBL_MAX)
+                   for (std::int64_t j = 0; j < q.b.cols(); ++j) t += static_cast<long double>(q.b(i, j)) * q.b(i, j);
+                   f.s.push_back(static_cast<double>(std::sqrt(t)));
+                 }
+                 return f;
+               }});
+  e.push_back({"qb_svd", [=](ConstMatrixView<T> a) {
+                 return factors<T>(qb_svd<T>(a, {.tol = 1e-2, .block_size = 4, .seed = 3}));
+               }});
+  e.push_back({"single_pass_svd",
+               [=](ConstMatrixView<T> a) { return factors<T>(single_pass_svd<T>(a, {.rank = rank(a), .seed = 3})); }});
+  e.push_back({"StreamingSketch (chunks of 7 rows)", [=](ConstMatrixView<T> a) {
+                 StreamingSketch<T> sketch(a.rows(), a.cols(), {.rank = rank(a), .seed = 3});
+                 for (std::int64_t r0 = 0; r0 < a.rows(); r0 += 7)
+                   sketch.append(a.row_block(r0, std::min<std::int64_t>(7, a.rows() - r0)));
+                 return factors<T>(sketch.finalize());
+               }});
+  e.push_back({"projection_error", [=](ConstMatrixView<T> a) {
+                 auto f = factors<T>(rsvd<T>(a, {.rank = rank(a), .seed = 3}));
+                 SvdResult<T> r{Matrix<T>::copy_of(f.u.cview()), {}, Matrix<T>::copy_of(f.vt.cview())};
+                 for (const double x : f.s) r.s.push_back(static_cast<T>(x));
+                 f.error = projection_error<T>(a, r);
+                 return f;
+               }});
+  for (const auto method : {SvdMethod::krylov, SvdMethod::rsvd, SvdMethod::qb, SvdMethod::single_pass}) {
+    e.push_back({std::string("svd ") + to_string(method), [=](ConstMatrixView<T> a) {
+                   SvdOptions o{.method = method, .rank = rank(a), .seed = 3};
+                   if (method == SvdMethod::qb) o.tol = 1e-2;
+                   return factors<T>(svd<T>(a, o));
+                 }});
+  }
+  return e;
+}
+
+template <class T>
+std::vector<Entry<T>> symmetric_entries() {
+  const auto rank = [](ConstMatrixView<T> a) { return std::min<std::int64_t>(3, a.rows()); };
+  const auto eig = [](EigResult<T> r) {
+    Factors<T> f{std::move(r.u), {}, {}, -1};
+    for (const T x : r.w) f.s.push_back(x);
+    return f;
+  };
+  return {{"randomized_eigh", [=](ConstMatrixView<T> a) { return eig(randomized_eigh<T>(a, {.rank = rank(a), .seed = 3})); }},
+          {"nystrom", [=](ConstMatrixView<T> a) { return eig(nystrom<T>(a, {.rank = rank(a), .seed = 3})); }}};
+}
+
+template <class T>
+bool finite(const Factors<T>& f) {
+  const auto ok = [](ConstMatrixView<T> m) { return m.empty() || all_finite<T>(m); };
+  return ok(f.u.cview()) && ok(f.vt.cview()) && std::isfinite(f.error) &&
+         std::all_of(f.s.begin(), f.s.end(), [](double x) { return std::isfinite(x); });
+}
+
+// The largest singular value of A, exactly enough to decide representability (LAPACK in double
+// on A/scale, scaled back in long double).
+template <class T>
+long double largest_singular_value(ConstMatrixView<T> a, double scale) {
+  Matrix<double> d(a.rows(), a.cols());
+  for (std::int64_t i = 0; i < a.rows(); ++i)
+    for (std::int64_t j = 0; j < a.cols(); ++j) d(i, j) = static_cast<double>(static_cast<long double>(a(i, j)) / scale);
+  std::vector<double> s(static_cast<std::size_t>(std::min(a.rows(), a.cols())));
+  linalg::singular_values<double>(d.view(), s);
+  return static_cast<long double>(s[0]) * scale;
+}
+
+// Column j of x equals column j of y up to sign, to tol (max norm).
+template <class T>
+double column_distance(ConstMatrixView<T> x, ConstMatrixView<T> y) {
+  double worst = 0;
+  for (std::int64_t j = 0; j < x.cols(); ++j) {
+    double plus = 0, minus = 0;
+    for (std::int64_t i = 0; i < x.rows(); ++i) {
+      plus = std::max(plus, std::abs(double(x(i, j)) - double(y(i, j))));
+      minus = std::max(minus, std::abs(double(x(i, j)) + double(y(i, j))));
+    }
+    worst = std::max(worst, std::min(plus, minus));
+  }
+  return worst;
+}
+
+template <class T>
+void check_extreme(const std::vector<ExtremeInput<T>>& cases, const std::vector<Entry<T>>& entries) {
+  const ExtremeInput<T>& reference = cases.front();
+  REQUIRE(reference.info.name == "reference");
+  std::vector<double> ref_sigma(static_cast<std::size_t>(std::min(reference.a.rows(), reference.a.cols())));
+  {
+    auto d = Matrix<double>(reference.a.rows(), reference.a.cols());
+    for (std::int64_t i = 0; i < d.rows(); ++i)
+      for (std::int64_t j = 0; j < d.cols(); ++j) d(i, j) = reference.a(i, j);
+    linalg::singular_values<double>(d.view(), ref_sigma);
+  }
+  const long double largest_t = std::numeric_limits<T>::max();
+  for (const auto& entry : entries) {
+    const Factors<T> ref = entry.run(reference.a.cview());
+    for (const auto& c : cases) {
+      INFO(entry.name << " on '" << c.info.name << "' (" << c.a.rows() << " x " << c.a.cols() << ")");
+      const long double sigma1 = largest_singular_value<T>(c.a.cview(), c.info.scale);
+      // Within 0.1 % of the largest T either answer is right.
+      const bool fits = entry.scale_free || sigma1 <= largest_t * 0.999L;
+      const bool overflows = !entry.scale_free && sigma1 > largest_t * 1.001L;
+      Factors<T> f;
+      try {
+        f = entry.run(c.a.cview());
+      } catch (const lowdim::error& e) {
+        INFO("threw: " << e.what());
+        CHECK(!fits);
+        CHECK_THAT(e.what(), Catch::Contains("exceeds the largest"));
+        continue;
+      }
+      CHECK(!overflows);
+      REQUIRE(finite(f));
+      // Orthonormal factors, whatever the input (all zeros included).
+      if (!f.u.empty()) CHECK(orthogonality_error<T>(f.u.cview()) <= 1e3 * eps<T>);
+      if (!f.vt.empty()) CHECK(orthogonality_error<T>(transposed<T>(f.vt.cview()).cview()) <= 1e3 * eps<T>);
+      if (c.info.scaled_reference) {
+        // Scale invariance: the reference's factors, the values times scale. The inputs differ
+        // from scale × reference by their own rounding δ (large in the denormal case): the
+        // tolerances grow with it (values by Weyl, vectors over the relative gap σ_3 − σ_4 = 0.128·σ_1).
+        double delta = 0;
+        for (std::int64_t i = 0; i < c.a.rows(); ++i)
+          for (std::int64_t j = 0; j < c.a.cols(); ++j) {
+            const double x = static_cast<double>(static_cast<long double>(c.a(i, j)) / c.info.scale) - reference.a(i, j);
+            delta += x * x;
+          }
+        delta = std::sqrt(delta) / ref_sigma[0];
+        const double denormal = static_cast<double>(std::numeric_limits<T>::denorm_min() / c.info.scale);
+        REQUIRE(f.s.size() == ref.s.size());
+        for (std::size_t j = 0; j < f.s.size(); ++j)
+          CHECK(std::abs(f.s[j] / c.info.scale - ref.s[j]) <=
+                (10 * delta + 1e3 * eps<T>) * ref_sigma[0] + 4 * denormal + 1e-3 * ref_sigma[0] * (delta > 1e-6));
+        if (ref.error >= 0)
+          CHECK(std::abs(f.error / c.info.scale - ref.error) <= (10 * delta + 1e3 * eps<T>) * ref_sigma[0] + 4 * denormal);
+        const double vectors = 100 * (delta + 10 * eps<T>) / 0.128;
+        if (!f.u.empty() && f.u.cols() == ref.u.cols()) CHECK(column_distance<T>(f.u.cview(), ref.u.cview()) <= vectors);
+        if (!f.vt.empty()) CHECK(column_distance<T>(transposed<T>(f.vt.cview()).cview(),
+                                                    transposed<T>(ref.vt.cview()).cview()) <= vectors);
+      } else if (!f.s.empty()) {
+        // The largest value is captured by every method at these sizes (the top direction dominates).
+        CHECK(std::abs(f.s[0] - static_cast<double>(sigma1)) <= 1e-2 * static_cast<double>(sigma1));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("every rsvd function gives a right result or a clear error on extreme but finite input",
+                   "[rsvd][extreme]", float, double) {
+  using T = TestType;
+  SECTION("tall 48 x 20") { check_extreme<T>(extreme_cases<T>(48, 20), general_entries<T>()); }
+  SECTION("wide 20 x 48") { check_extreme<T>(extreme_cases<T>(20, 48), general_entries<T>()); }
+  SECTION("symmetric 24 x 24") { check_extreme<T>(extreme_symmetric_cases<T>(24), symmetric_entries<T>()); }
+}
+
+TEST_CASE("A and 1e30 * A give the same U and V; float entries near 1e37 are factored", "[rsvd][extreme]") {
+  std::vector<double> s(40);
+  for (int i = 0; i < 40; ++i) s[i] = std::pow(0.7, i);
+  auto a = with_spectrum<double>(90, 40, s, 5);
+  auto big = Matrix<double>::copy_of(a.cview());
+  for (std::int64_t i = 0; i < 90; ++i)
+    for (std::int64_t j = 0; j < 40; ++j) big(i, j) *= 1e30;
+  for (const auto method : {SvdMethod::krylov, SvdMethod::rsvd, SvdMethod::single_pass}) {
+    INFO(to_string(method));
+    auto r = svd<double>(a.view(), {.method = method, .rank = 5});
+    auto rb = svd<double>(big.view(), {.method = method, .rank = 5});
+    for (int j = 0; j < 5; ++j) CHECK(std::abs(rb.s[j] / 1e30 - r.s[j]) <= 1e3 * eps<double> * r.s[0]);
+    CHECK(max_abs_diff<double>(rb.u.view(), r.u.view()) <= 1e-10);
+    CHECK(max_abs_diff<double>(rb.vt.view(), r.vt.view()) <= 1e-10);
+  }
+  // The issue's float case: values around 1e37 (σ_1 below FLT_MAX) abort no more and are right:
+  // the factors of the unscaled matrix, the values times 3e37.
+  auto f = with_spectrum<float>(90, 40, s, 5);
+  auto fbig = Matrix<float>::copy_of(f.cview());
+  for (std::int64_t i = 0; i < 90; ++i)
+    for (std::int64_t j = 0; j < 40; ++j) fbig(i, j) *= 3e37f;
+  for (const auto method : {SvdMethod::krylov, SvdMethod::rsvd, SvdMethod::single_pass}) {
+    INFO(to_string(method));
+    auto r = svd<float>(f.view(), {.method = method, .rank = 5});
+    auto rb = svd<float>(fbig.view(), {.method = method, .rank = 5});
+    for (int j = 0; j < 5; ++j) CHECK(std::abs(rb.s[j] / 3e37 - r.s[j]) <= 1e2 * eps<float> * r.s[0]);
+    CHECK(max_abs_diff<float>(rb.u.view(), r.u.view()) <= 1e-4);
+    if (method != SvdMethod::single_pass)
+      for (int j = 0; j < 5; ++j) CHECK(std::abs(rb.s[j] / 3e37 - s[j]) <= 1e2 * eps<float>);
+  }
 }
 
 // docs/rsvd.md's worked example, verbatim, so the guide cannot rot.

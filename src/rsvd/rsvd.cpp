@@ -1032,7 +1032,17 @@ EigResult<T> nystrom(In<T> a_in, const RsvdOptions& options) {
   auto y = Matrix<T>::uninitialized(n, l);
   mul<T>(a, omega.view(), y.view());
   // Shift ν = eps·√n·‖Y‖_F (≥ the spacing of floating point numbers at ‖Y‖₂, times √n).
-  const double nu = eps<T> * std::sqrt(static_cast<double>(n)) * linalg::norm_fro<T>(y.view());
+  const double norm_y = linalg::norm_fro<T>(y.view());
+  if (norm_y == 0) {
+    // AΩ = 0 for an orthonormal Ω of a PSD A: A = 0 on range(Ω) and the Nyström approximation
+    // AΩ(ΩᵀAΩ)†ΩᵀA is 0. Any orthonormal U: Ω's first k columns.
+    EigResult<T> out;
+    out.u = Matrix<T>::copy_of(omega.block(0, 0, n, k));
+    out.w.assign(static_cast<std::size_t>(k), T(0));
+    out.passes = 1;
+    return out;
+  }
+  const double nu = eps<T> * std::sqrt(static_cast<double>(n)) * norm_y;
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < l; ++j) y(i, j) += static_cast<T>(nu) * omega(i, j);
   // M = Ωᵀ·Y_ν = L·Lᵀ, B = Y_ν·L⁻ᵀ; A_ν ≈ B·Bᵀ.
