@@ -171,7 +171,8 @@ LOWDIM_API EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options);
 
 /// Nyström approximation of a positive semi-definite A (n × n) with the stabilising shift
 /// ν = eps·√n·‖AΩ‖_F (Tropp, Yurtsever, Udell & Cevher 2017): A ≈ U·diag(w)·Uᵀ, rank k,
-/// from one pass of width l = k + oversampling (power_iterations and normalizer are ignored).
+/// from one pass of width l = k + oversampling. power_iterations and normalizer must stay at their
+/// defaults (a one-pass method has no power iterations): anything else is an invalid_argument.
 /// Throws numerical_error when A is found not to be PSD (the shifted core has no Cholesky).
 template <class T>
 LOWDIM_API EigResult<T> nystrom(In<T> a, const RsvdOptions& options);

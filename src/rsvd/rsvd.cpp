@@ -1022,6 +1022,8 @@ template <class T>
 EigResult<T> nystrom(In<T> a_in, const RsvdOptions& options) {
   const linalg::SequentialBlas sequential;  // bit-identical on any thread count
   const char* who = "nystrom";
+  LOWDIM_CHECK(options.power_iterations == automatic && options.normalizer == Normalizer::lu,
+               "{}: power_iterations and normalizer are not used (Nystrom makes one pass, no power iterations)", who);
   const auto scaled = check_symmetric<T>(a_in, who);
   const auto a = scaled.view;
   const auto setup = check_rsvd<T>(a, options, who);
