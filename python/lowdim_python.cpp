@@ -104,8 +104,9 @@ py::object sketch_apply(const SketchOperator& op, const py::array& x, bool trans
   });
 }
 
+// An option a method does not use is refused by lowdim::svd (InvalidArgument naming it).
 py::tuple svd_py(const py::array& a, std::int64_t rank, const std::string& method, std::uint64_t seed, double tol,
-              std::int64_t oversampling, int power_iterations) {
+                 std::int64_t oversampling, int power_iterations, std::int64_t block_size, const std::string& sketch) {
   SvdOptions options;
   options.method = parse_svd_method(method);
   options.rank = rank;
@@ -113,6 +114,8 @@ py::tuple svd_py(const py::array& a, std::int64_t rank, const std::string& metho
   options.seed = seed;
   options.oversampling = oversampling;
   options.power_iterations = power_iterations;
+  options.block_size = block_size;
+  options.sketch = parse_sketch_kind(sketch);
   return by_dtype(a, [&]<class T>() -> py::object {
            auto in = as_input<T>(a, "svd");
            std::optional<SvdResult<T>> result;
@@ -332,8 +335,10 @@ PYBIND11_MODULE(lowdim, m) {
 
   m.def("svd", &svd_py, py::arg("a"), py::arg("rank") = 0, py::arg("method") = "krylov", py::arg("seed") = 0,
         py::arg("tol") = 0.0, py::arg("oversampling") = -1, py::arg("power_iterations") = -1,
-        "Randomized SVD of a (m x n): returns U (m x k), s (k), Vt (k x n). method: krylov, rsvd, qb "
-        "(fixed accuracy: tol), single-pass.");
+        py::arg("block_size") = -1, py::arg("sketch") = "gaussian",
+        "Randomized SVD of a (m x n): returns U (m x k), s (k), Vt (k x n). method: krylov (default: block "
+        "Krylov, depth chosen by a residual check), rsvd, qb (fixed accuracy: tol), single-pass. -1 means the "
+        "method's default; an option the method does not use raises InvalidArgument.");
 
   py::class_<Whitening>(m, "Whitening", "y = (x - mu) W with cov(y) = I (Kessy, Lewin & Strimmer 2018).")
       .def_static("fit", &fit_whitening, py::arg("x"), py::arg("kind") = "zca", py::arg("k") = 0,

@@ -133,6 +133,21 @@ static void test_svd(void) {
   a[3] = NAN;
   CHECK(lowdim_svd_f64(a, m, n, n, k, NULL, 3, u, s, vt) == LOWDIM_ERROR_INVALID_ARGUMENT);
   CHECK(strstr(lowdim_last_error(), "row 0, column 3") != NULL);
+
+  /* Extreme but finite float input: diag(5, 4, 3, 2, 1)·1e37 is factored exactly (the singular
+   * values fit a float); every entry 3e38 gives σ_1 = 3e38·√48 > FLT_MAX: a numerical error. */
+  float af[m * n], uf[m * k], sf[k], vtf[k * n];
+  for (int i = 0; i < m * n; ++i) af[i] = 0;
+  for (int i = 0; i < 5; ++i) af[i * n + i] = (5 - i) * 1e37f;
+  const char* methods[] = {"krylov", "rsvd", "single-pass"};
+  for (int t = 0; t < 3; ++t) {
+    CHECK(lowdim_svd_f32(af, m, n, n, k, methods[t], 3, uf, sf, vtf) == LOWDIM_OK);
+    for (int i = 0; i < k; ++i) CHECK(fabs(sf[i] / 1e37 - (5 - i)) < 1e-5);
+    CHECK(fabs(fabsf(uf[0 * k + 0]) - 1) < 1e-5 && fabs(fabsf(vtf[0 * n + 0]) - 1) < 1e-5);
+  }
+  for (int i = 0; i < m * n; ++i) af[i] = 3e38f;
+  CHECK(lowdim_svd_f32(af, m, n, n, k, NULL, 3, uf, sf, vtf) == LOWDIM_ERROR_NUMERICAL);
+  CHECK(strstr(lowdim_last_error(), "exceeds the largest float") != NULL);
 }
 
 static void test_whitening(const char* dir) {

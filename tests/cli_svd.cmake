@@ -32,7 +32,8 @@ endif()
 
 set(_svd_dir ${CMAKE_CURRENT_BINARY_DIR}/svd-cli)
 # a.npy: 60 × 40 float64 with σ_i = exp(−i/3); a32.npy its float32 copy; nan.npy has a NaN at
-# row 2, column 3; empty.npy is 0 × 5.
+# row 2, column 3; empty.npy is 0 × 5; big32.npy is 3e37·a in float32 (σ_1 = 3e37 < FLT_MAX) and
+# huge32.npy a float32 matrix of 3e38 (σ_1 = 3e38·√2400, beyond FLT_MAX).
 add_test(NAME cli_svd_fixtures COMMAND ${LOWDIM_SVD_PYTHON} -c "
 import numpy as np, os, sys
 d = sys.argv[1]
@@ -47,6 +48,8 @@ np.save(os.path.join(d, 'a32.npy'), a.astype(np.float32))
 b = a.copy(); b[2, 3] = np.nan
 np.save(os.path.join(d, 'nan.npy'), b)
 np.save(os.path.join(d, 'empty.npy'), np.zeros((0, 5)))
+np.save(os.path.join(d, 'big32.npy'), (a * 3e37).astype(np.float32))
+np.save(os.path.join(d, 'huge32.npy'), np.full((60, 40), 3e38, dtype=np.float32))
 " ${_svd_dir})
 set_tests_properties(cli_svd_fixtures PROPERTIES FIXTURES_SETUP svd_files)
 
@@ -61,17 +64,38 @@ endfunction()
 
 set(d ${_svd_dir})
 cli_svd_case(help 0 "Usage: lowdim svd .*--rank.*--tol.*--method.*--out" "" svd --help)
-cli_svd_case(rank 0 "svd of 60 x 40 float64 by krylov: rank 4, 4 passes over A\nsingular values:\n +1 +1\n +2 +0.716531310[0-9]*\n +3 +0.51341711[0-9]*\n +4 +0.36787944[0-9]*\nerror \\|\\|A - U S Vt\\|\\|_F = 0.3778[0-9]* \\(relative 0.2635[0-9]*\\), computed\nwrote .*krylov_U.npy \\(60 x 4\\), .*krylov_S.npy \\(4\\), .*krylov_Vt.npy \\(4 x 40\\)"
+cli_svd_case(rank 0 "svd of 60 x 40 float64 by krylov: rank 4, 4 passes over A, 2 Krylov blocks \\(depth chosen by the residual check\\)\nsingular values:\n +1 +1\n +2 +0.716531310[0-9]*\n +3 +0.51341711[0-9]*\n +4 +0.36787944[0-9]*\nerror \\|\\|A - U S Vt\\|\\|_F = 0.3778[0-9]* \\(relative 0.2635[0-9]*\\), computed\nwrote .*krylov_U.npy \\(60 x 4\\), .*krylov_S.npy \\(4\\), .*krylov_Vt.npy \\(4 x 40\\)"
   "" svd --input ${d}/a.npy --rank 4 --out ${d}/krylov)
-cli_svd_case(rsvd 0 "by rsvd: rank 5, 6 passes over A.*\n +5 +0.26359[0-9]*\n" "" svd --input ${d}/a.npy --rank 5 --method rsvd -q 2 -p 5 --seed 7 --out ${d}/rsvd)
+cli_svd_case(rsvd 0 "by rsvd: rank 5, 6 passes over A, 2 power iterations\n.*\n +5 +0.26359[0-9]*\n" "" svd --input ${d}/a.npy --rank 5 --method rsvd -q 2 -p 5 --seed 7 --out ${d}/rsvd)
 cli_svd_case(qb_float32 0 "svd of 60 x 40 float32 by qb: rank 1[0-9],.*\\(relative 0.00[0-9]+\\), computed"
   "" svd --input ${d}/a32.npy --tol 0.01 --out ${d}/qb)
 cli_svd_case(qb_max_rank 0 "by qb: rank 5,.*note: tol 0.1 not reached: stopped at the maximum rank 5" ""
   svd --input ${d}/a.npy --tol 0.1 --rank 5 --out ${d}/qbmax)
 cli_svd_case(single_pass 0 "by single-pass: rank 3, 1 pass over A.*, estimated \\(independent Gaussian sketch\\)" ""
   svd --input ${d}/a.npy --rank 3 --method single-pass --out ${d}/single)
-cli_svd_case(srht_json 0 "\\{\"method\": \"krylov\", \"rows\": 60, \"cols\": 40, \"dtype\": \"float64\", \"rank\": 2, \"passes\": 4, \"singular_values\": \\[1(\\.0+[0-9]*)?, 0\\.71653131[0-9]*\\], \"error\": [0-9.e-]+, \"relative_error\": [0-9.e-]+, \"error_kind\": \"computed\""
+cli_svd_case(srht_json 0 "\\{\"method\": \"krylov\", \"rows\": 60, \"cols\": 40, \"dtype\": \"float64\", \"rank\": 2, \"passes\": 4, \"iterations\": 2, \"singular_values\": \\[1(\\.0+[0-9]*)?, 0\\.71653131[0-9]*\\], \"error\": [0-9.e-]+, \"relative_error\": [0-9.e-]+, \"error_kind\": \"computed\""
   "" svd --input ${d}/a.npy --rank 2 --sketch srht --json --out ${d}/srht)
+
+# Extreme but finite input: the right factors (σ scaled), or a clear error when float cannot hold σ.
+cli_svd_case(big_float32 0 "svd of 60 x 40 float32 by krylov: rank 3,.*\n +1 +(3e\\+37|2\\.99999[0-9]*e\\+37|3\\.00000[0-9]*e\\+37)\n +2 +2\\.1495[0-9]*e\\+37\n"
+  "" svd --input ${d}/big32.npy --rank 3 --out ${d}/big32)
+cli_svd_case(huge_float32 1 "lowdim: block_krylov_svd: singular value 1\\.47[0-9]*e\\+40 exceeds the largest float" ${d}/huge32
+  svd --input ${d}/huge32.npy --rank 2 --out ${d}/huge32)
+# Every option a method does not use is refused, by name (none is accepted and ignored).
+cli_svd_case(krylov_oversampling 1 "lowdim: svd: oversampling is not used by method krylov" ${d}/opt
+  svd --input ${d}/a.npy --rank 4 --oversampling 5 --out ${d}/opt)
+cli_svd_case(qb_oversampling 1 "lowdim: svd: oversampling is not used by method qb" ${d}/opt
+  svd --input ${d}/a.npy --tol 0.1 -p 5 --out ${d}/opt)
+cli_svd_case(rsvd_block_size 1 "lowdim: svd: block_size is not used by method rsvd" ${d}/opt
+  svd --input ${d}/a.npy --rank 4 --method rsvd --block-size 8 --out ${d}/opt)
+cli_svd_case(single_pass_q 1 "lowdim: svd: power_iterations is not used by method single-pass" ${d}/opt
+  svd --input ${d}/a.npy --rank 4 --method single-pass -q 2 --out ${d}/opt)
+cli_svd_case(single_pass_b 1 "lowdim: svd: block_size is not used by method single-pass" ${d}/opt
+  svd --input ${d}/a.npy --rank 4 --method single-pass -b 8 --out ${d}/opt)
+cli_svd_case(single_pass_sketch 1 "lowdim: svd: sketch srht is not used by method single-pass" ${d}/opt
+  svd --input ${d}/a.npy --rank 4 --method single-pass --sketch srht --out ${d}/opt)
+# …and the ones a method uses act: krylov's -q caps the blocks, single-pass's -p sizes the sketch.
+cli_svd_case(krylov_q 0 "by krylov: rank 4, 2 passes over A, 1 Krylov block " "" svd --input ${d}/a.npy --rank 4 -q 1 -b 8 --out ${d}/kq)
 
 cli_svd_case(rank_too_big 1 "lowdim: block_krylov_svd: rank 60 exceeds min\\(rows, cols\\) = 40" ${d}/big
   svd --input ${d}/a.npy --rank 60 --out ${d}/big)

@@ -63,8 +63,9 @@ std::vector<ExtremeInput<T>> extreme_cases(std::int64_t rows, std::int64_t cols,
   // Powers of two keep the scaled copies exact (denormals excepted).
   scaled("reference", 1);
   scaled("near largest normal", std::ldexp(1.0, limits::max_exponent - 4) / largest);
+  // (The power of two is applied last: 2^1022 / largest alone overflows a double.)
   scaled("near largest normal / sqrt(size)",
-         std::ldexp(1.0, limits::max_exponent - 2) / largest / std::sqrt(static_cast<double>(rows * cols)));
+         std::ldexp(1.0 / largest / std::sqrt(static_cast<double>(rows * cols)), limits::max_exponent - 2));
   scaled("near smallest normal", std::ldexp(1.0, limits::min_exponent + 2) / largest);
   scaled("denormal", std::ldexp(1.0, limits::min_exponent - limits::digits / 2) / largest);
   scaled("times 1e30 (double) / 1e30 / 2^40 (float)",
@@ -89,6 +90,65 @@ std::vector<ExtremeInput<T>> extreme_cases(std::int64_t rows, std::int64_t cols,
 
   out.push_back({{"one row", 1, false}, gaussian<T>(1, cols, seed + 5)});
   out.push_back({{"one column", 1, false}, gaussian<T>(rows, 1, seed + 6)});
+  return out;
+}
+
+/// n × n symmetric positive semi-definite inputs for the symmetric solvers, built like
+/// extreme_cases: the reference V·diag(0.8^i)·Vᵀ (random orthonormal V), its scalings (same
+/// names and factors), one huge diagonal entry, all zeros, rank one (v·vᵀ), all entries equal
+/// (rank one), and 1 × 1.
+template <class T>
+std::vector<ExtremeInput<T>> extreme_symmetric_cases(std::int64_t n, std::uint64_t seed = 78) {
+  using limits = std::numeric_limits<T>;
+  std::vector<ExtremeInput<T>> out;
+  auto v = gaussian<double>(n, n, seed);
+  linalg::qr<double>(v.view());
+  Matrix<double> reference(n, n);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      double sum = 0;
+      for (std::int64_t l = 0; l < n; ++l) sum += v(i, l) * std::pow(0.8, static_cast<double>(l)) * v(j, l);
+      reference(i, j) = sum;
+    }
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < i; ++j) reference(i, j) = reference(j, i);  // exactly symmetric
+  double largest = 0;
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j) largest = std::max(largest, std::abs(reference(i, j)));
+  const auto scaled = [&](const std::string& name, double factor) {
+    auto m = Matrix<T>::uninitialized(n, n);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < n; ++j) m(i, j) = static_cast<T>(reference(i, j) * factor);
+    out.push_back({{name, factor, true}, std::move(m)});
+  };
+  scaled("reference", 1);
+  scaled("near largest normal", std::ldexp(1.0, limits::max_exponent - 4) / largest);
+  scaled("near largest normal / sqrt(size)", std::ldexp(1.0 / largest / static_cast<double>(n), limits::max_exponent - 2));
+  scaled("near smallest normal", std::ldexp(1.0, limits::min_exponent + 2) / largest);
+  scaled("denormal", std::ldexp(1.0, limits::min_exponent - limits::digits / 2) / largest);
+  scaled("times 1e30 (double) / 1e30 / 2^40 (float)", std::is_same_v<T, double> ? 1e30 : std::ldexp(1.0, 40));
+
+  auto spike = Matrix<T>::uninitialized(n, n);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j) spike(i, j) = static_cast<T>(reference(i, j));
+  spike(n / 2, n / 2) = static_cast<T>(std::ldexp(1.0, limits::max_exponent - 8));
+  out.push_back({{"one huge diagonal entry", 1, false}, std::move(spike)});
+
+  out.push_back({{"all zeros", 1, false}, Matrix<T>(n, n)});
+
+  auto rank_one = Matrix<T>::uninitialized(n, n);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j)
+      rank_one(i, j) = static_cast<T>((1.0 + static_cast<double>(i % 7)) * (1.0 + static_cast<double>(j % 7)));
+  out.push_back({{"rank one", 1, false}, std::move(rank_one)});
+
+  auto constant = Matrix<T>::uninitialized(n, n);
+  constant.view().fill(T(3.25));
+  out.push_back({{"all entries equal", 1, false}, std::move(constant)});
+
+  auto one = Matrix<T>::uninitialized(1, 1);
+  one(0, 0) = T(2.5);
+  out.push_back({{"one by one", 1, false}, std::move(one)});
   return out;
 }
 

@@ -1,4 +1,5 @@
-# The Python module's tests, with /usr/bin/python3 (Debian's NumPy).
+# The Python module's tests, with /usr/bin/python3 (Debian's NumPy, and scikit-learn for the
+# randomized-SVD comparison).
 if(TARGET lowdim_python)
   add_test(NAME "python module"
            COMMAND ${Python3_EXECUTABLE} -m unittest -v test_python
@@ -6,4 +7,10 @@ if(TARGET lowdim_python)
   set_tests_properties("python module" PROPERTIES
     ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>;LOWDIM_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}"
     TIMEOUT 300)
+  add_test(NAME "python rsvd against scikit-learn"
+           COMMAND ${Python3_EXECUTABLE} -m unittest -v test_rsvd
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/python)
+  set_tests_properties("python rsvd against scikit-learn" PROPERTIES
+    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>"
+    TIMEOUT 600)
 endif()

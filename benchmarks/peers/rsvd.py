@@ -104,15 +104,15 @@ def entry(name):
 def add(case, name, peer, peer_s, peer_err):
     t, c = entry(name)
     note = f"max rel err {c['max_rel_err']:.1e} vs {peer_err:.1e}; {int(c['passes'])} passes, " \
-           f"{t / c['gemm_s']:.2f}x bare GEMM"
+           f"{int(c.get('iterations', 0))} iterations, {t / c['gemm_s']:.2f}x bare GEMM"
     cmp.add(case, t, peer, peer_s, note)
 
 
 sk = "sklearn randomized_svd (defaults)"
-add("20000x5000 f64 k=100 default (krylov)", "BM_Default<double>", sk, sk_s, sk_err)
+add("20000x5000 f64 k=100 default (krylov, adaptive)", "BM_Default<double>", sk, sk_s, sk_err)
 add("20000x5000 f64 k=100 krylov b=32 i=6", "BM_Krylov<double>/32/6", sk, sk_s, sk_err)
 add("20000x5000 f64 k=100 rsvd q=7 (= sklearn)", "BM_Rsvd<double>/7", sk, sk_s, sk_err)
-add("20000x5000 f32 k=100 default (krylov)", "BM_Default<float>", sk, sk32_s, sk32_err)
+add("20000x5000 f32 k=100 default (krylov, adaptive)", "BM_Default<float>", sk, sk32_s, sk32_err)
 add("20000x5000 f32 k=100 rsvd q=7 (= sklearn)", "BM_Rsvd<float>/7", sk, sk32_s, sk32_err)
 if not quick:
     add(f"{LONG}x200 f64 k=20 default", "BM_TallDefault", sk, skt_s, skt_err)

@@ -19,7 +19,11 @@
 //
 // Errors: rank ≤ 0 or rank > min(m, n) ("rsvd: rank 600 exceeds min(rows, cols)
 // = 500"), an empty A, a non-finite entry of A (reported with row and column),
-// tol outside (0, 1), a non-square or non-symmetric A for the eigensolvers.
+// tol outside (0, 1), a non-square or non-symmetric A for the eigensolvers, and a
+// result that T cannot represent (numerical_error: a singular value above the largest
+// float, say). Any finite A is accepted: an A whose largest |a_ij| lies outside
+// [2^(−E/4), 2^(E/4)] (E = 128 for float, 1024 for double) is factored as a copy scaled by
+// a power of two (exact; memory m·n), so A and 2^j·A give the same U and V.
 
 #include <lowdim/linalg.hpp>
 #include <lowdim/matrix.hpp>
@@ -66,6 +70,9 @@ struct SvdResult {
   std::vector<T> s;        ///< k singular values, descending
   Matrix<T> vt;            ///< k × n, orthonormal rows
   std::int64_t passes = 0;  ///< products of A or Aᵀ with a block (the cost that dominates)
+  /// Iterations the method ran: block Krylov: blocks i (chosen by the adaptive rule unless fixed);
+  /// rsvd: power iterations q; qb: blocks added; single pass: 0.
+  std::int64_t iterations = 0;
   /// ‖A − U·diag(S)·Vt‖_F when the method knows it (qb: computed; single pass: estimated);
   /// negative when not computed.
   double error = -1;
@@ -83,23 +90,34 @@ template <class T>
 LOWDIM_API SvdResult<T> rsvd(In<T> a, const RsvdOptions& options);
 
 /// Options of block Krylov SVD (Musco & Musco 2015) by block Lanczos bidiagonalisation
-/// with full re-orthogonalisation.
+/// with full re-orthogonalisation and an adaptive depth.
 struct KrylovOptions {
   std::int64_t rank = 0;  ///< k (required), 1 ≤ k ≤ min(m, n)
   /// b, columns per block; automatic: 32 (capped at min(m, n)).
   std::int64_t block_size = automatic;
-  /// i ≥ 1 blocks on each side: the left Krylov space is span{AΩ, (AAᵀ)AΩ, …, (AAᵀ)^{i−1}AΩ}
-  /// of dimension i·b (capped at min(m, n)); 2i passes of width b. automatic: the smallest i ≥ 3
-  /// with i·b ≥ 2k, a space of twice the rank and a polynomial of degree ≥ 2 in AAᵀ (measured in
-  /// docs/rsvd.md: fastest to a given accuracy).
+  /// Stopping tolerance: after block i the residuals r_j = ‖A·v_j − σ_j·u_j‖ of the top-k Ritz
+  /// triplets are computed (Aᵀu_j = σ_j·v_j holds exactly); the run stops once every
+  /// r_j ≤ tol·σ_j (+ rounding, 16·√(ib)·eps·σ_1). A relative residual tol bounds the relative
+  /// error of σ_j by tol and in practice by ~tol². automatic: √eps_T (1.5e-8 for double, 3.5e-4
+  /// for float), which leaves the singular values exact to rounding; 0: never stop early (run
+  /// `iterations` blocks). 0 ≤ tol < 1.
+  double tol = automatic;
+  /// The most blocks i ≥ 1 to run: the left Krylov space is span{AΩ, (AAᵀ)AΩ, …,
+  /// (AAᵀ)^{i−1}AΩ} of dimension i·b (capped at min(m, n)). automatic: the block count whose
+  /// passes cost what scikit-learn's randomized_svd defaults cost, ⌈(q + 1)(k + 10)/b⌉ with
+  /// q = 7 if k < 0.1·min(m, n) else 4 (at least q + 1), or until the space fills min(m, n).
   int iterations = automatic;
   SketchKind sketch = SketchKind::gaussian;  ///< test block Ω (b × n), raw entries
   std::uint64_t seed = 0;
 };
 
-/// Block Krylov SVD: builds orthonormal Q (m × ib), P (n × ib) with QᵀA = G·Pᵀ exactly
-/// (G ib × ib, lower block triangular), then the SVD of G. Cost: 2i passes of width b,
-/// plus O((m + n)·(ib)²) for the re-orthogonalisation.
+/// Block Krylov SVD: builds orthonormal Q, P with QᵀA = G·Pᵀ exactly (G lower block
+/// triangular), block by block, until the residual check above passes (docs/rsvd.md §3). When
+/// it stops on the check, the pass A·P_i that the check needed extends Q by one block and the
+/// result is the SVD of [Q, Q_{i+1}]ᵀ·A·P (so U·diag(S)·Vt = A·V·Vᵀ); otherwise that of G
+/// (U·diag(S)·Vt = U·Uᵀ·A). result.iterations = i. Cost: 2i or 2i + 1 passes of width b, plus
+/// O((m + n)·(ib)²) for the re-orthogonalisation and O((ib)³) per residual check (checks are
+/// skipped while they would cost more than the passes since the previous one).
 template <class T>
 LOWDIM_API SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& options);
 
@@ -153,7 +171,8 @@ LOWDIM_API EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options);
 
 /// Nyström approximation of a positive semi-definite A (n × n) with the stabilising shift
 /// ν = eps·√n·‖AΩ‖_F (Tropp, Yurtsever, Udell & Cevher 2017): A ≈ U·diag(w)·Uᵀ, rank k,
-/// from one pass of width l = k + oversampling (power_iterations and normalizer are ignored).
+/// from one pass of width l = k + oversampling. power_iterations and normalizer must stay at their
+/// defaults (a one-pass method has no power iterations): anything else is an invalid_argument.
 /// Throws numerical_error when A is found not to be PSD (the shifted core has no Cholesky).
 template <class T>
 LOWDIM_API EigResult<T> nystrom(In<T> a, const RsvdOptions& options);
@@ -173,7 +192,10 @@ struct StreamingOptions {
 /// Single-pass sketch of an m × n matrix whose rows arrive once, in order, in chunks of any
 /// size. Stores Y = AΩᵀ (m × k), X = ΥA (k × n), Z = ΦAΨᵀ (s × s) and W = ΘA (q × n); the
 /// test matrices are functions of the row index, so chunking changes the result only by
-/// rounding (the order of the sums). Memory O(mk + (n + s)·(k + s) + qn).
+/// rounding (the order of the sums). Memory O(mk + (n + s)·(k + s) + qn). A chunk whose
+/// largest |a_ij| lies outside the safe range of T (see the top of this header) is scaled by a
+/// power of two (a copy of the chunk); when a later chunk needs a smaller scale, the sketches
+/// are rescaled (O(rows seen·k + (k + q)·n + s²)).
 template <class T>
 class LOWDIM_API StreamingSketch {
  public:
@@ -192,6 +214,10 @@ class LOWDIM_API StreamingSketch {
   std::int64_t m_, n_, r_, k_, s_, q_;
   std::uint64_t seed_;
   std::int64_t seen_ = 0;
+  // The sketches hold 2^exponent_ times the true ones: chunks outside the safe range of T are
+  // scaled by a power of two on the way in (docs/rsvd.md §7), and exponent_ only decreases.
+  int exponent_ = 0;
+  bool scale_set_ = false;
   Matrix<T> y_, x_, z_, w_;
   Matrix<T> omega_t_, psi_t_;  // n × k and n × s, kept for the chunked products
 };
@@ -200,9 +226,10 @@ class LOWDIM_API StreamingSketch {
 template <class T>
 LOWDIM_API SvdResult<T> single_pass_svd(In<T> a, const StreamingOptions& options);
 
-/// ‖A − U·diag(S)·Vt‖_F for a factorisation that is a projection, U·diag(S)·Vt = U·Uᵀ·A (rsvd,
-/// block Krylov and qb results are): sqrt(‖A‖²_F − Σ s_j²) in double, recomputed directly from the
-/// residual (one more pass, O(mnk)) when that difference is within 1000× its rounding. O(mn).
+/// ‖A − U·diag(S)·Vt‖_F for a factorisation that is a projection, U·diag(S)·Vt = U·Uᵀ·A or
+/// A·V·Vᵀ (rsvd, block Krylov and qb results are): sqrt(‖A‖²_F − Σ s_j²) in double, recomputed
+/// directly from the residual (one more pass, O(mnk)) when that difference is within 1000× its
+/// rounding. O(mn).
 template <class T>
 LOWDIM_API double projection_error(In<T> a, const SvdResult<T>& result);
 
@@ -218,15 +245,17 @@ LOWDIM_API const char* to_string(SvdMethod method) noexcept;
 LOWDIM_API SvdMethod parse_svd_method(std::string_view name);
 
 /// One entry point for the CLI and the bindings: fixed rank (rank > 0) or, for qb, fixed
-/// accuracy (tol). Negative oversampling / power_iterations / block sizes mean the method's default.
+/// accuracy (tol). `automatic` means the method's default. An option the chosen method does not
+/// use is an invalid_argument naming it ("svd: oversampling is not used by method krylov …"),
+/// never silently ignored.
 struct SvdOptions {
   SvdMethod method = SvdMethod::krylov;
-  std::int64_t rank = 0;
-  double tol = 0;
-  std::int64_t oversampling = automatic;
-  int power_iterations = automatic;  ///< rsvd: q; krylov: blocks (iterations); qb: per block
-  std::int64_t block_size = automatic;  ///< krylov and qb block width
-  SketchKind sketch = SketchKind::gaussian;  ///< test matrix (not used by single-pass: Gaussian)
+  std::int64_t rank = 0;  ///< fixed-rank methods: k (required); qb: the maximum rank (0: min(m, n))
+  double tol = 0;         ///< qb only (required there): relative Frobenius error to reach
+  std::int64_t oversampling = automatic;  ///< rsvd: p; single-pass: range size = rank + p; qb, krylov: error
+  int power_iterations = automatic;  ///< rsvd: q; krylov: the most blocks; qb: per block; single-pass: error
+  std::int64_t block_size = automatic;  ///< krylov and qb block width; rsvd, single-pass: error
+  SketchKind sketch = SketchKind::gaussian;  ///< test matrix (single-pass: gaussian only)
   std::uint64_t seed = 0;
 };
 template <class T>

@@ -15,6 +15,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <type_traits>
 
 namespace lowdim {
 namespace {
@@ -26,6 +27,133 @@ constexpr std::uint64_t kStreamFallback = 9;  // replacement blocks when a Krylo
 
 template <class T>
 constexpr double eps = std::numeric_limits<T>::epsilon();
+
+template <class T>
+constexpr const char* type_name = std::is_same_v<T, float> ? "float" : "double";
+
+// ---------------------------------------------------------------- the range of A
+//
+// Every routine works on A as it is when max|a_ij| lies in [2^(−E/4), 2^(E/4)] (E = max_exponent:
+// 2^±32 for float, 2^±256 for double): there no product, Gram matrix or sum of squares in T can
+// overflow or underflow into the denormals (a Gram of an m × b block is at most m·n·max|a|²·b).
+// Outside it A is replaced by a copy scaled by the power of two that brings max|a_ij| into [1, 2)
+// (exact: a power of two changes exponents only, and lifts denormals to normal numbers), and the
+// scale-covariant results (singular values, eigenvalues, B, errors) are scaled back at the end.
+template <class T>
+constexpr int kSafeExponent = std::numeric_limits<T>::max_exponent / 4;
+
+// max|a_ij|, with the finiteness check in the same sweep (a non-finite entry is then reported
+// with its row and column by check_finite).
+template <class T>
+double max_abs_finite(In<T> a, const char* who) {
+  double best = 0;
+  bool bad = false;
+#pragma omp parallel for schedule(static) reduction(max : best) reduction(|| : bad) if (a.size() > (1 << 16))
+  for (std::int64_t i = 0; i < a.rows(); ++i) {
+    const T* row = a.row(i);
+    T largest = 0;
+    bool row_bad = false;
+    for (std::int64_t j = 0; j < a.cols(); ++j) {
+      const T x = std::abs(row[j]);
+      row_bad |= !(x <= std::numeric_limits<T>::max());  // NaN and ±inf
+      largest = x > largest ? x : largest;
+    }
+    best = std::max(best, static_cast<double>(largest));
+    bad = bad || row_bad;
+  }
+  if (bad) check_finite<T>(a, who);
+  return best;
+}
+
+// e with 2^e·max_abs in [1, 2) when max_abs lies outside the safe range; 0 inside it and for 0.
+template <class T>
+int scale_exponent(double max_abs) {
+  if (max_abs == 0) return 0;
+  const int e = std::ilogb(max_abs);
+  return e >= -kSafeExponent<T> && e <= kSafeExponent<T> ? 0 : -e;
+}
+
+// A, or its copy scaled by 2^exponent when the range demands it.
+template <class T>
+struct ScaledInput {
+  Matrix<T> copy;
+  ConstMatrixView<T> view;
+  int exponent = 0;  // view = 2^exponent · A
+  double max_abs = 0;  // of view
+};
+
+template <class T>
+ScaledInput<T> scaled_input(In<T> a, const char* who) {
+  ScaledInput<T> out;
+  const double largest = max_abs_finite<T>(a, who);
+  out.exponent = scale_exponent<T>(largest);
+  out.max_abs = std::ldexp(largest, out.exponent);
+  if (out.exponent == 0) {
+    out.view = a;
+    return out;
+  }
+  out.copy = Matrix<T>::uninitialized(a.rows(), a.cols());
+  const int e = out.exponent;
+#pragma omp parallel for schedule(static) if (a.size() > (1 << 16))
+  for (std::int64_t i = 0; i < a.rows(); ++i) {
+    const T* src = a.row(i);
+    T* dst = out.copy.row(i);
+    for (std::int64_t j = 0; j < a.cols(); ++j) dst[j] = std::ldexp(src[j], e);
+  }
+  out.view = out.copy.cview();
+  return out;
+}
+
+// x·2^(−exponent) in T, or a numerical_error naming the value when T cannot hold it.
+template <class T>
+T unscaled(double x, int exponent, const char* who, const char* what) {
+  const long double v = std::ldexp(static_cast<long double>(x), -exponent);
+  if (!(std::abs(v) <= static_cast<long double>(std::numeric_limits<T>::max())))
+    LOWDIM_THROW(numerical_error,
+                 "{}: {} {:.4g} exceeds the largest {} ({:.4g}): A is too large to factor in {} (scale it down or "
+                 "use double)",
+                 who, what, v, type_name<T>, static_cast<double>(std::numeric_limits<T>::max()), type_name<T>);
+  return static_cast<T>(v);
+}
+
+double unscaled_norm(double x, int exponent, const char* who, const char* what) {
+  if (x < 0) return x;  // "not computed"
+  return unscaled<double>(x, exponent, who, what);
+}
+
+template <class T>
+bool all_finite(In<T> m) {
+  for (std::int64_t i = 0; i < m.rows(); ++i)
+    for (std::int64_t j = 0; j < m.cols(); ++j)
+      if (!std::isfinite(m(i, j))) return false;
+  return true;
+}
+
+template <class T>
+bool all_finite(const std::vector<T>& v) {
+  return std::all_of(v.begin(), v.end(), [](T x) { return std::isfinite(x); });
+}
+
+// Scales the singular values and errors of a result computed on 2^exponent·A back, and
+// guarantees a result without NaN or Inf (the last check is a backstop: a non-finite value here
+// would be a defect, reported rather than returned).
+template <class T>
+void finish(SvdResult<T>& r, int exponent, const char* who) {
+  if (exponent != 0) {
+    for (auto& x : r.s) x = unscaled<T>(x, exponent, who, "singular value");
+    r.error = unscaled_norm(r.error, exponent, who, "the error ||A - U S Vt||_F");
+  }
+  if (!all_finite<T>(r.u.cview()) || !all_finite<T>(r.s) || !all_finite<T>(r.vt.cview()))
+    LOWDIM_THROW(numerical_error, "{}: the factorisation produced a non-finite value (internal error)", who);
+}
+
+template <class T>
+void finish(EigResult<T>& r, int exponent, const char* who) {
+  if (exponent != 0)
+    for (auto& x : r.w) x = unscaled<T>(x, exponent, who, "eigenvalue");
+  if (!all_finite<T>(r.u.cview()) || !all_finite<T>(r.w))
+    LOWDIM_THROW(numerical_error, "{}: the factorisation produced a non-finite value (internal error)", who);
+}
 
 
 // Y = A·X and Y = Aᵀ·X.
@@ -174,21 +302,25 @@ void project_out(In<T> basis, MatrixView<T> w) {
 // component has full numerical rank: block classical Gram–Schmidt twice with Householder QR
 // (BCGS2). When the block is numerically inside range(basis) (an exhausted Krylov space, an
 // exactly low-rank A) the deficient block is replaced by a Gaussian one, so the basis stays
-// orthonormal; callers never rely on W's coefficients, they project explicitly.
+// orthonormal; callers never rely on W's coefficients, they project explicitly. Returns true when
+// the block was replaced (then range(basis, W) need not contain W). A block that stays deficient
+// even then (possible only with non-finite values, which the callers exclude) is a numerical_error.
 template <class T>
-void orthonormalize_against(In<T> basis, MatrixView<T> w, std::uint64_t seed, std::uint64_t fallback_index) {
+bool orthonormalize_against(In<T> basis, MatrixView<T> w, std::uint64_t seed, std::uint64_t fallback_index) {
   const std::int64_t b = w.cols();
-  if (b == 0) return;
+  if (b == 0) return false;
   project_out<T>(basis, w);
   if (basis.cols() == 0) {
     orth<T>(w);  // orthonormal whatever its input
-    return;
+    return false;
   }
   // The first orthonormalisation need not be exact: the second round below finishes it.
   orth<T>(w, {}, true);
   Matrix<T> r = Matrix<T>::uninitialized(b, b);
+  bool replaced = false;
   for (int attempt = 0; attempt < 6; ++attempt) {
     if (attempt == 3) {
+      replaced = true;
       // Three rounds could not separate W from range(basis): it lies inside it. Use fresh
       // directions (generic with probability one as c + b ≤ rows).
       fill_normal<T>(w, RandomStream(seed, kStreamFallback), fallback_index * static_cast<std::uint64_t>(w.size()));
@@ -201,9 +333,12 @@ void orthonormalize_against(In<T> basis, MatrixView<T> w, std::uint64_t seed, st
     for (std::int64_t i = 1; i < b; ++i) smallest = std::min(smallest, std::abs(r(i, i)));
     // The block lost at most 3/4 of its norm² to range(basis): its rounding-level component
     // in range(basis) is now O(eps), "twice is enough" (Giraud, Langou & Rozložník 2005).
-    if (smallest >= T(0.5)) return;
+    if (smallest >= T(0.5)) return replaced;
   }
-  LOWDIM_ASSERT(false && "orthonormalize_against: no orthonormal completion found");
+  LOWDIM_THROW(numerical_error,
+               "orthonormalize_against: no orthonormal completion of {} columns against {} in dimension {} was found "
+               "(non-finite intermediate values)",
+               b, basis.cols(), w.rows());
 }
 
 template <class T>
@@ -255,7 +390,6 @@ RangeSetup check_rsvd(In<T> a, const RsvdOptions& o, const char* who) {
   LOWDIM_CHECK(o.oversampling >= 0, "{}: oversampling must be >= 0, got {}", who, o.oversampling);
   LOWDIM_CHECK(o.power_iterations >= 0 || o.power_iterations == automatic,
                "{}: power_iterations must be >= 0 (or automatic), got {}", who, o.power_iterations);
-  check_finite<T>(a, who);
   const std::int64_t l = std::min(o.rank + o.oversampling, std::min(m, n));
   const int q = o.power_iterations == automatic ? automatic_power_iterations<T>(o.rank, m, n) : o.power_iterations;
   return {l, q};
@@ -328,17 +462,23 @@ SvdMethod parse_svd_method(std::string_view name) {
 // ---------------------------------------------------------------- range finder, rsvd
 
 template <class T>
-Matrix<T> range_finder(In<T> a, const RsvdOptions& options) {
+Matrix<T> range_finder(In<T> a_in, const RsvdOptions& options) {
   const linalg::SequentialBlas sequential;  // bit-identical on any thread count
-  const auto setup = check_rsvd<T>(a, options, "range_finder");
+  const auto setup = check_rsvd<T>(a_in, options, "range_finder");
+  const auto scaled = scaled_input<T>(a_in, "range_finder");  // Q is scale-invariant
   std::int64_t passes = 0;
-  return range_finder_impl<T>(a, setup.l, setup.q, options, passes, "range_finder");
+  auto q = range_finder_impl<T>(scaled.view, setup.l, setup.q, options, passes, "range_finder");
+  if (!all_finite<T>(q.cview()))
+    LOWDIM_THROW(numerical_error, "range_finder: the basis has a non-finite value (internal error)");
+  return q;
 }
 
 template <class T>
-SvdResult<T> rsvd(In<T> a, const RsvdOptions& options) {
+SvdResult<T> rsvd(In<T> a_in, const RsvdOptions& options) {
   const linalg::SequentialBlas sequential;  // bit-identical on any thread count
-  const auto setup = check_rsvd<T>(a, options, "rsvd");
+  const auto setup = check_rsvd<T>(a_in, options, "rsvd");
+  const auto scaled = scaled_input<T>(a_in, "rsvd");
+  const auto a = scaled.view;
   std::int64_t passes = 0;
   auto q = range_finder_impl<T>(a, setup.l, setup.q, options, passes, "rsvd");
   const std::int64_t l = setup.l, n = a.cols();
@@ -362,33 +502,62 @@ SvdResult<T> rsvd(In<T> a, const RsvdOptions& options) {
     out = lift_svd<T>(b.view(), q.view(), ConstMatrixView<T>{}, options.rank);
   }
   out.passes = passes;
+  out.iterations = setup.q;
+  finish<T>(out, scaled.exponent, "rsvd");
   return out;
 }
 
 // ---------------------------------------------------------------- block Krylov
 
+namespace {
+
+// Widens a row-major matrix to at least `need` columns (by doubling, at most `limit`), keeping the
+// first `used` columns and zeros elsewhere.
 template <class T>
-SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
+void reserve_cols(Matrix<T>& mtx, std::int64_t used, std::int64_t need, std::int64_t limit) {
+  if (mtx.cols() >= need) return;
+  Matrix<T> bigger(mtx.rows(), std::min(limit, std::max(need, 2 * mtx.cols())));
+  if (used > 0) bigger.block(0, 0, mtx.rows(), used).copy_from(mtx.block(0, 0, mtx.rows(), used));
+  mtx = std::move(bigger);
+}
+
+// The square G (lower block triangular) grown to at least need × need, as above.
+template <class T>
+void reserve_square(Matrix<T>& g, std::int64_t used, std::int64_t need, std::int64_t limit) {
+  if (g.rows() >= need) return;
+  const std::int64_t size = std::min(limit, std::max(need, 2 * g.rows()));
+  Matrix<T> bigger(size, size);
+  if (used > 0) bigger.block(0, 0, used, used).copy_from(g.block(0, 0, used, used));
+  g = std::move(bigger);
+}
+
+}  // namespace
+
+template <class T>
+SvdResult<T> block_krylov_svd(In<T> a_in, const KrylovOptions& o) {
   const linalg::SequentialBlas sequential;  // bit-identical on any thread count
   const char* who = "block_krylov_svd";
-  const std::int64_t m = a.rows(), n = a.cols(), mn = std::min(m, n);
+  const std::int64_t m = a_in.rows(), n = a_in.cols(), mn = std::min(m, n), k = o.rank;
   check_not_empty(m, n, who);
   check_rank(o.rank, m, n, who);
   LOWDIM_CHECK(o.block_size > 0 || o.block_size == automatic, "{}: block_size must be positive, got {}", who,
                o.block_size);
   LOWDIM_CHECK(o.iterations > 0 || o.iterations == automatic, "{}: iterations must be positive, got {}", who,
                o.iterations);
-  check_finite<T>(a, who);
+  LOWDIM_CHECK(o.tol == automatic || (o.tol >= 0 && o.tol < 1), "{}: tol {} is outside [0, 1)", who, o.tol);
   const std::int64_t b = std::min<std::int64_t>(o.block_size == automatic ? 32 : o.block_size, mn);
-  std::int64_t iters = o.iterations;
-  if (iters == automatic) {
-    iters = std::max<std::int64_t>(3, (2 * o.rank + b - 1) / b);
+  std::int64_t max_blocks = o.iterations;
+  if (max_blocks == automatic) {
+    // The passes of scikit-learn's defaults, (2q + 2)·(k + 10) columns, spent in blocks of b.
+    const std::int64_t q = automatic_power_iterations<T>(k, m, n);
+    max_blocks = std::max<std::int64_t>(q + 1, ((q + 1) * (k + 10) + b - 1) / b);
   }
-  // Krylov dimension, capped by min(m, n); the last block may be narrower.
-  const std::int64_t dim = std::min(iters * b, mn);
-  LOWDIM_CHECK(dim >= o.rank, "{}: iterations {} x block size {} = {} is less than rank {}", who, iters, b,
-               iters * b, o.rank);
-  const std::int64_t blocks = (dim + b - 1) / b;
+  LOWDIM_CHECK(std::min(max_blocks * b, mn) >= k, "{}: iterations {} x block size {} = {} is less than rank {}", who,
+               max_blocks, b, max_blocks * b, k);
+  max_blocks = std::min(max_blocks, (mn + b - 1) / b);  // the space fills min(m, n)
+  const double tol = o.tol == automatic ? std::sqrt(eps<T>) : o.tol;
+  const auto scaled = scaled_input<T>(a_in, who);
+  const auto a = scaled.view;
 
   // A wide A (n > m) is run as Aᵀ, so that the test block Ω is the short m × b one (drawing
   // n × b normals costs about a pass) and the roles of the two bases swap: below, "A" is
@@ -398,10 +567,11 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
   const auto apply = [&](In<T> x, MatrixView<T> y) { flip ? mul_t<T>(a, x, y) : mul<T>(a, x, y); };
   const auto apply_t = [&](In<T> x, MatrixView<T> y) { flip ? mul<T>(a, x, y) : mul_t<T>(a, x, y); };
 
-  auto q = Matrix<T>::uninitialized(rows, dim);  // left basis Q = [Q_1 … Q_i] of op(A)
-  auto p = Matrix<T>::uninitialized(cols, dim);  // right basis P = [P_1 … P_i]
-  Matrix<T> g(dim, dim);          // Qᵀ·op(A) = G·Pᵀ, lower block triangular
-  std::int64_t passes = 0;
+  // Q = [Q_1 Q_2 …] (rows × ·), P = [P_1 P_2 …] (cols × ·), G = Qᵀ·op(A)·P, grown as blocks are
+  // added (room for the usual depth first: a space of about twice the rank).
+  const std::int64_t room = std::min(mn, (std::max<std::int64_t>(3, (2 * k + b - 1) / b) + 1) * b);
+  Matrix<T> q(rows, room), p(cols, room), g(room, room);
+  std::int64_t passes = 0, dim = 0, qdim = 0, blocks = 0;
 
   // Q_1 = orth(op(A)·Ω).
   {
@@ -414,46 +584,112 @@ SvdResult<T> block_krylov_svd(In<T> a, const KrylovOptions& o) {
       sketch_range<T>(a, q1, o.sketch, o.seed, kStreamRange);
     }
     ++passes;
-    orthonormalize_against<T>(ConstMatrixView<T>(q.data(), rows, 0, dim), q1, o.seed, 0);
+    orthonormalize_against<T>(ConstMatrixView<T>(q.data(), rows, 0, q.cols()), q1, o.seed, 0);
+    qdim = b;
   }
+  // The residual check needs the SVD of G (about 10·dim³ flops): it runs once the passes since the
+  // previous check have cost as much (2·m·n flops per column), which never delays it on a large A.
+  const double pass_flops = 2.0 * static_cast<double>(m) * static_cast<double>(n);
+  double work = pass_flops * static_cast<double>(b);
+  bool exact_projection = true;  // op(A)·P lies in range(Q): no Q block was replaced by random columns
+  bool converged = false;
   auto z_buf = Matrix<T>::uninitialized(cols, b);
-  auto w_buf = Matrix<T>::uninitialized(dim % b == 0 ? 0 : rows, b);  // only for a narrower last block
-  for (std::int64_t j = 0; j < blocks; ++j) {
-    const std::int64_t c0 = j * b, w = std::min(b, dim - c0);
+  auto w_buf = Matrix<T>::uninitialized(rows, b);
+  Matrix<T> coupling;  // Q_{i+1}ᵀ·op(A)·P_i, kept when the check passes
+  for (;;) {
     // Z = op(A)ᵀ·Q_j, P_j = orth(Z ⟂ P_1..P_{j−1}), row block j of G = Zᵀ·[P_1..P_j].
+    const std::int64_t c0 = dim, w = qdim - c0;
+    reserve_cols(p, dim, c0 + w, mn);
+    reserve_square(g, dim, c0 + w, mn);
     auto z = z_buf.block(0, 0, cols, w);
     apply_t(q.block(0, c0, rows, w), z);
     ++passes;
+    work += pass_flops * static_cast<double>(w);
     auto pj = p.block(0, c0, cols, w);
     pj.copy_from(z);
-    orthonormalize_against<T>(p.block(0, 0, cols, c0), pj, o.seed, static_cast<std::uint64_t>(2 * j + 1));
+    orthonormalize_against<T>(p.block(0, 0, cols, c0), pj, o.seed, static_cast<std::uint64_t>(2 * blocks + 1));
     linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), z, p.block(0, 0, cols, c0 + w), T(0),
                                  g.block(c0, 0, w, c0 + w));
-    if (j + 1 < blocks) {
-      // Q_{j+1} = orth(op(A)·P_j ⟂ Q_1..Q_j); the last block may be narrower than P_j.
-      const std::int64_t next = std::min(b, dim - c0 - w);
-      auto qn = q.block(0, c0 + w, rows, next);
-      if (next == w) {
-        apply(pj, qn);
-      } else {
-        auto wblock = w_buf.block(0, 0, rows, w);
-        apply(pj, wblock);
-        qn.copy_from(wblock.block(0, 0, rows, next));
+    dim = c0 + w;
+    ++blocks;
+    if (blocks >= max_blocks || dim >= mn) break;  // finish with G
+
+    // Q_{j+1} = orth(op(A)·P_j ⟂ Q_1..Q_j); the last block may be narrower than P_j.
+    const std::int64_t next = std::min(w, mn - dim);
+    reserve_cols(q, qdim, dim + next, mn);
+    auto wblock = w_buf.block(0, 0, rows, w);
+    apply(pj, wblock);
+    ++passes;
+    work += pass_flops * static_cast<double>(w);
+    auto qn = q.block(0, dim, rows, next);
+    qn.copy_from(wblock.block(0, 0, rows, next));
+    if (orthonormalize_against<T>(q.block(0, 0, rows, dim), qn, o.seed, static_cast<std::uint64_t>(2 * blocks)))
+      exact_projection = false;
+    qdim = dim + next;
+
+    // Residual check. For a Ritz triplet (σ, u = Q·y, v = P·x) of G = Y·diag(σ)·Xᵀ, op(A)ᵀu = σv
+    // exactly and op(A)v − σu = (I − QQᵀ)·op(A)·P_j·x_j = Q_{j+1}·C·x_j, with x_j the last block of
+    // x and C = Q_{j+1}ᵀ·op(A)·P_j: r = ‖C·x_j‖.
+    const double d = static_cast<double>(dim);
+    if (tol == 0 || !exact_projection || next != w || dim < k || work < 10 * d * d * d) continue;
+    work = 0;
+    Matrix<T> c(next, w);
+    linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), qn, wblock, T(0), c.view());
+    auto gs = Matrix<T>::copy_of(g.block(0, 0, dim, dim));
+    auto ug = Matrix<T>::uninitialized(dim, dim);
+    auto xt = Matrix<T>::uninitialized(dim, dim);
+    std::vector<T> sg(static_cast<std::size_t>(dim));
+    linalg::svd<T>(gs.view(), ug.view(), sg, xt.view());
+    const double floor = 16.0 * std::sqrt(d) * eps<T> * static_cast<double>(sg[0]);
+    converged = true;
+    for (std::int64_t t = 0; t < k && converged; ++t) {
+      double r2 = 0;
+      for (std::int64_t i = 0; i < next; ++i) {
+        double ci = 0;
+        for (std::int64_t l = 0; l < w; ++l) ci += static_cast<double>(c(i, l)) * xt(t, dim - w + l);
+        r2 += ci * ci;
       }
-      ++passes;
-      orthonormalize_against<T>(q.block(0, 0, rows, c0 + w), qn, o.seed, static_cast<std::uint64_t>(2 * j + 2));
+      converged = std::sqrt(r2) <= tol * static_cast<double>(sg[static_cast<std::size_t>(t)]) + floor;
+    }
+    if (converged) {
+      coupling = std::move(c);
+      break;
     }
   }
-  if (flip) {
-    // Aᵀ ≈ Q·G·Pᵀ, so A ≈ P·Gᵀ·Qᵀ: the SVD of Gᵀ lifted by P on the left and Q on the right.
-    auto gt = Matrix<T>::uninitialized(dim, dim);
-    linalg::transpose<T>(g.view(), gt.view());
-    auto out = lift_svd<T>(gt.view(), p.view(), q.view(), o.rank);
-    out.passes = passes;
-    return out;
+
+  SvdResult<T> out;
+  if (converged) {
+    // The pass op(A)·P_j is not wasted: op(A)·P = [Q, Q_{j+1}]·H with H = [G; C·E_jᵀ] exactly, and
+    // the SVD of H (the Rayleigh–Ritz of the right space) has singular values ≥ those of G.
+    const std::int64_t w = coupling.cols(), next = coupling.rows();
+    Matrix<T> h(dim + next, dim);
+    h.block(0, 0, dim, dim).copy_from(g.block(0, 0, dim, dim));
+    h.block(dim, dim - w, next, w).copy_from(coupling.cview());
+    const auto left = q.block(0, 0, rows, dim + next);
+    const auto right = p.block(0, 0, cols, dim);
+    if (flip) {
+      auto ht = Matrix<T>::uninitialized(dim, dim + next);
+      linalg::transpose<T>(h.view(), ht.view());
+      out = lift_svd<T>(ht.view(), right, left, k);
+    } else {
+      out = lift_svd<T>(h.view(), left, right, k);
+    }
+  } else {
+    auto gd = Matrix<T>::copy_of(g.block(0, 0, dim, dim));
+    const auto left = q.block(0, 0, rows, dim);
+    const auto right = p.block(0, 0, cols, dim);
+    if (flip) {
+      // Aᵀ ≈ Q·G·Pᵀ, so A ≈ P·Gᵀ·Qᵀ: the SVD of Gᵀ lifted by P on the left and Q on the right.
+      auto gt = Matrix<T>::uninitialized(dim, dim);
+      linalg::transpose<T>(gd.view(), gt.view());
+      out = lift_svd<T>(gt.view(), right, left, k);
+    } else {
+      out = lift_svd<T>(gd.view(), left, right, k);
+    }
   }
-  auto out = lift_svd<T>(g.view(), q.view(), p.view(), o.rank);
   out.passes = passes;
+  out.iterations = blocks;
+  finish<T>(out, scaled.exponent, who);
   return out;
 }
 
@@ -489,18 +725,12 @@ void reserve_rows(Matrix<T>& buf, std::int64_t used, std::int64_t rows) {
 
 }  // namespace
 
+namespace {
+
+// adaptive_qb on A as given (validated, finite, in the safe range: see scaled_input).
 template <class T>
-QbResult<T> adaptive_qb(In<T> a, const QbOptions& o) {
-  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
-  const char* who = "adaptive_qb";
+QbResult<T> adaptive_qb_impl(In<T> a, const QbOptions& o) {
   const std::int64_t m = a.rows(), n = a.cols(), mn = std::min(m, n);
-  check_not_empty(m, n, who);
-  LOWDIM_CHECK(o.tol > 0 && o.tol < 1, "{}: tol {} is outside (0, 1)", who, o.tol);
-  LOWDIM_CHECK(o.block_size > 0, "{}: block_size must be positive, got {}", who, o.block_size);
-  LOWDIM_CHECK(o.max_rank > 0 || o.max_rank == automatic, "{}: max_rank must be positive, got {}", who, o.max_rank);
-  LOWDIM_CHECK(o.max_rank <= mn, "{}: max_rank {} exceeds min(rows, cols) = {}", who, o.max_rank, mn);
-  LOWDIM_CHECK(o.power_iterations >= 0, "{}: power_iterations must be >= 0, got {}", who, o.power_iterations);
-  check_finite<T>(a, who);
   const std::int64_t max_rank = o.max_rank == automatic ? mn : o.max_rank;
   const std::int64_t b = std::min(o.block_size, max_rank);
 
@@ -585,9 +815,45 @@ QbResult<T> adaptive_qb(In<T> a, const QbOptions& o) {
 }
 
 template <class T>
-SvdResult<T> qb_svd(In<T> a, const QbOptions& options) {
+ScaledInput<T> check_qb(In<T> a, const QbOptions& o, const char* who) {
+  const std::int64_t m = a.rows(), n = a.cols(), mn = std::min(m, n);
+  check_not_empty(m, n, who);
+  LOWDIM_CHECK(o.tol > 0 && o.tol < 1, "{}: tol {} is outside (0, 1)", who, o.tol);
+  LOWDIM_CHECK(o.block_size > 0, "{}: block_size must be positive, got {}", who, o.block_size);
+  LOWDIM_CHECK(o.max_rank > 0 || o.max_rank == automatic, "{}: max_rank must be positive, got {}", who, o.max_rank);
+  LOWDIM_CHECK(o.max_rank <= mn, "{}: max_rank {} exceeds min(rows, cols) = {}", who, o.max_rank, mn);
+  LOWDIM_CHECK(o.power_iterations >= 0, "{}: power_iterations must be >= 0, got {}", who, o.power_iterations);
+  return scaled_input<T>(a, who);
+}
+
+}  // namespace
+
+template <class T>
+QbResult<T> adaptive_qb(In<T> a_in, const QbOptions& options) {
   const linalg::SequentialBlas sequential;  // bit-identical on any thread count
-  auto qb = adaptive_qb<T>(a, options);
+  const char* who = "adaptive_qb";
+  const auto scaled = check_qb<T>(a_in, options, who);
+  auto out = adaptive_qb_impl<T>(scaled.view, options);
+  if (scaled.exponent != 0) {
+    for (std::int64_t i = 0; i < out.b.rows(); ++i)
+      for (std::int64_t j = 0; j < out.b.cols(); ++j) out.b(i, j) = unscaled<T>(out.b(i, j), scaled.exponent, who, "entry of B");
+    out.error = unscaled_norm(out.error, scaled.exponent, who, "the error ||A - QB||_F");
+  }
+  if (!all_finite<T>(out.q.cview()) || !all_finite<T>(out.b.cview()))
+    LOWDIM_THROW(numerical_error, "{}: the factorisation produced a non-finite value (internal error)", who);
+  return out;
+}
+
+template <class T>
+SvdResult<T> qb_svd(In<T> a_in, const QbOptions& options) {
+  const linalg::SequentialBlas sequential;  // bit-identical on any thread count
+  const char* who = "qb_svd";
+  const auto scaled = check_qb<T>(a_in, options, "adaptive_qb");
+  const auto a = scaled.view;
+  auto qb = adaptive_qb_impl<T>(a, options);
+  const std::int64_t blocks =
+      (qb.rank + std::min(options.block_size, std::max<std::int64_t>(qb.rank, 1)) - 1) /
+      std::min(options.block_size, std::max<std::int64_t>(qb.rank, 1));
   const double norm_a = qb.relative_error > 0 ? qb.error / qb.relative_error : linalg::norm_fro<T>(a);
   if (qb.rank == 0) {
     SvdResult<T> out;
@@ -596,6 +862,7 @@ SvdResult<T> qb_svd(In<T> a, const QbOptions& options) {
     out.error = qb.error;
     out.relative_error = qb.relative_error;
     out.passes = qb.passes;
+    finish<T>(out, scaled.exponent, who);
     return out;
   }
   const std::int64_t r = qb.rank, n = a.cols();
@@ -643,6 +910,8 @@ SvdResult<T> qb_svd(In<T> a, const QbOptions& options) {
   out.error = std::sqrt(err2 + tail);
   out.relative_error = norm_a > 0 ? out.error / norm_a : 0.0;
   out.passes = qb.passes;
+  out.iterations = blocks;
+  finish<T>(out, scaled.exponent, who);
   return out;
 }
 
@@ -652,48 +921,64 @@ double projection_error(In<T> a, const SvdResult<T>& r) {
   LOWDIM_CHECK_SHAPE(r.u.rows() == a.rows() && r.u.cols() == k && r.vt.rows() == k && r.vt.cols() == a.cols(),
                      "projection_error: A is {} x {} but U is {} x {}, S has {}, Vt is {} x {}", a.rows(), a.cols(),
                      r.u.rows(), r.u.cols(), k, r.vt.rows(), r.vt.cols());
+  const char* who = "projection_error";
+  LOWDIM_CHECK(all_finite<T>(r.u.cview()) && all_finite<T>(r.s) && all_finite<T>(r.vt.cview()),
+               "{}: the factorisation has a non-finite value", who);
   const linalg::SequentialBlas sequential;
-  const double norm_a = linalg::norm_fro<T>(a);
+  // On 2^e·A (scaled_input) with the singular values scaled alike; the error is scaled back.
+  const auto scaled = scaled_input<T>(a, who);
+  const int e = scaled.exponent;
+  const double norm_a = linalg::norm_fro<T>(scaled.view);
+  std::vector<double> s(r.s.size());
+  for (std::size_t j = 0; j < s.size(); ++j) s[j] = std::ldexp(static_cast<double>(r.s[j]), e);
   double kept = 0;
-  for (const T x : r.s) kept += static_cast<double>(x) * static_cast<double>(x);
+  for (const double x : s) kept += x * x;
   const double total = norm_a * norm_a, noise = 100.0 * eps<T> * total;
   const double diff = total - kept;
-  if (diff >= 1000.0 * noise) return std::sqrt(diff);
-  // Rounding dominates ‖A‖² − Σ s²: measure ‖A − (U·diag(S))·Vt‖ itself.
-  auto us = Matrix<T>::copy_of(r.u.view());
-  for (std::int64_t i = 0; i < us.rows(); ++i)
-    for (std::int64_t j = 0; j < k; ++j) us(i, j) *= r.s[static_cast<std::size_t>(j)];
-  return std::sqrt(residual_squared<T>(a, us.view(), r.vt.view()));
+  double err = 0;
+  if (std::isfinite(diff) && diff >= 1000.0 * noise) {
+    err = std::sqrt(diff);
+  } else {
+    // Rounding dominates ‖A‖² − Σ s²: measure ‖A − (U·diag(S))·Vt‖ itself.
+    auto us = Matrix<T>::copy_of(r.u.view());
+    for (std::int64_t i = 0; i < us.rows(); ++i)
+      for (std::int64_t j = 0; j < k; ++j) us(i, j) *= static_cast<T>(s[static_cast<std::size_t>(j)]);
+    err = std::sqrt(residual_squared<T>(scaled.view, us.view(), r.vt.view()));
+  }
+  if (!std::isfinite(err))
+    LOWDIM_THROW(numerical_error, "{}: the residual is not finite: the singular values do not fit A", who);
+  return unscaled<double>(err, e, who, "the error ||A - U S Vt||_F");
 }
 
 // ---------------------------------------------------------------- symmetric: eigh, Nyström
 
 namespace {
 
+// Validates a square, finite, symmetric A and returns it scaled into the safe range.
 template <class T>
-void check_symmetric(In<T> a, const char* who) {
-  const std::int64_t n = a.rows();
-  LOWDIM_CHECK_SHAPE(a.cols() == n, "{}: A must be square, not {} x {}", who, a.rows(), a.cols());
+ScaledInput<T> check_symmetric(In<T> a_in, const char* who) {
+  const std::int64_t n = a_in.rows();
+  LOWDIM_CHECK_SHAPE(a_in.cols() == n, "{}: A must be square, not {} x {}", who, a_in.rows(), a_in.cols());
   check_not_empty(n, n, who);
-  check_finite<T>(a, who);
-  T scale = 0;
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = 0; j < n; ++j) scale = std::max(scale, std::abs(a(i, j)));
-  const double tol = 100.0 * eps<T> * static_cast<double>(scale);
+  auto scaled = scaled_input<T>(a_in, who);
+  const auto a = scaled.view;
+  const double tol = 100.0 * eps<T> * scaled.max_abs;
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = i + 1; j < n; ++j)
       if (std::abs(static_cast<double>(a(i, j)) - static_cast<double>(a(j, i))) > tol)
         LOWDIM_THROW(invalid_argument, "{}: A is not symmetric: A({}, {}) = {} but A({}, {}) = {}", who, i, j,
-                     a(i, j), j, i, a(j, i));
+                     a_in(i, j), j, i, a_in(j, i));
+  return scaled;
 }
 
 }  // namespace
 
 template <class T>
-EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options) {
+EigResult<T> randomized_eigh(In<T> a_in, const RsvdOptions& options) {
   const linalg::SequentialBlas sequential;  // bit-identical on any thread count
   const char* who = "randomized_eigh";
-  check_symmetric<T>(a, who);
+  const auto scaled = check_symmetric<T>(a_in, who);
+  const auto a = scaled.view;
   const auto setup = check_rsvd<T>(a, options, who);
   const std::int64_t n = a.rows(), l = setup.l, k = options.rank;
   std::int64_t passes = 0;
@@ -729,14 +1014,18 @@ EigResult<T> randomized_eigh(In<T> a, const RsvdOptions& options) {
   mul<T>(q.view(), vk.view(), out.u.view());
   fix_signs<T>(out.u.view(), MatrixView<T>{});
   out.passes = passes;
+  finish<T>(out, scaled.exponent, who);
   return out;
 }
 
 template <class T>
-EigResult<T> nystrom(In<T> a, const RsvdOptions& options) {
+EigResult<T> nystrom(In<T> a_in, const RsvdOptions& options) {
   const linalg::SequentialBlas sequential;  // bit-identical on any thread count
   const char* who = "nystrom";
-  check_symmetric<T>(a, who);
+  LOWDIM_CHECK(options.power_iterations == automatic && options.normalizer == Normalizer::lu,
+               "{}: power_iterations and normalizer are not used (Nystrom makes one pass, no power iterations)", who);
+  const auto scaled = check_symmetric<T>(a_in, who);
+  const auto a = scaled.view;
   const auto setup = check_rsvd<T>(a, options, who);
   const std::int64_t n = a.rows(), l = setup.l, k = options.rank;
   auto omega = Matrix<T>::uninitialized(n, l);
@@ -745,7 +1034,17 @@ EigResult<T> nystrom(In<T> a, const RsvdOptions& options) {
   auto y = Matrix<T>::uninitialized(n, l);
   mul<T>(a, omega.view(), y.view());
   // Shift ν = eps·√n·‖Y‖_F (≥ the spacing of floating point numbers at ‖Y‖₂, times √n).
-  const double nu = eps<T> * std::sqrt(static_cast<double>(n)) * linalg::norm_fro<T>(y.view());
+  const double norm_y = linalg::norm_fro<T>(y.view());
+  if (norm_y == 0) {
+    // AΩ = 0 for an orthonormal Ω of a PSD A: A = 0 on range(Ω) and the Nyström approximation
+    // AΩ(ΩᵀAΩ)†ΩᵀA is 0. Any orthonormal U: Ω's first k columns.
+    EigResult<T> out;
+    out.u = Matrix<T>::copy_of(omega.block(0, 0, n, k));
+    out.w.assign(static_cast<std::size_t>(k), T(0));
+    out.passes = 1;
+    return out;
+  }
+  const double nu = eps<T> * std::sqrt(static_cast<double>(n)) * norm_y;
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = 0; j < l; ++j) y(i, j) += static_cast<T>(nu) * omega(i, j);
   // M = Ωᵀ·Y_ν = L·Lᵀ, B = Y_ν·L⁻ᵀ; A_ν ≈ B·Bᵀ.
@@ -757,7 +1056,7 @@ EigResult<T> nystrom(In<T> a, const RsvdOptions& options) {
     linalg::cholesky<T>(mtx.view());
   } catch (const numerical_error&) {
     LOWDIM_THROW(numerical_error, "{}: A is not positive semi-definite (the shifted core ΩᵀAΩ + νI has no Cholesky "
-                 "factor; ν = {})", who, nu);
+                 "factor; ν = {})", who, std::ldexp(nu, -scaled.exponent));
   }
   linalg::trsm<T>(Side::right, Triangle::lower, Op::transpose, T(1), mtx.view(), y.view());
   auto u = Matrix<T>::uninitialized(n, l);
@@ -772,6 +1071,7 @@ EigResult<T> nystrom(In<T> a, const RsvdOptions& options) {
   }
   fix_signs<T>(out.u.view(), MatrixView<T>{});
   out.passes = 1;
+  finish<T>(out, scaled.exponent, who);
   return out;
 }
 
@@ -841,6 +1141,35 @@ void StreamingSketch<T>::append(In<T> chunk) {
   if (const auto bad = find_non_finite<T>(chunk))
     LOWDIM_THROW(invalid_argument, "{}: non-finite value {} at row {}, column {}", who, bad->value, seen_ + bad->row,
                  bad->col);
+  // The scale: the sketches hold 2^exponent_·A. A chunk that needs a smaller exponent (larger
+  // values) lowers it for everything seen so far; rows far smaller than the rest only lose
+  // digits below the rounding of the large ones.
+  const double largest = max_abs_finite<T>(chunk, who);
+  if (largest > 0) {
+    const int wanted = scale_exponent<T>(largest);
+    if (!scale_set_) {
+      exponent_ = wanted;
+      scale_set_ = true;
+    } else if (wanted < exponent_) {
+      const int shift = wanted - exponent_;
+      const auto rescale = [shift](MatrixView<T> v) {
+        for (std::int64_t i = 0; i < v.rows(); ++i)
+          for (std::int64_t j = 0; j < v.cols(); ++j) v(i, j) = std::ldexp(v(i, j), shift);
+      };
+      rescale(y_.row_block(0, seen_));
+      rescale(x_.view());
+      rescale(z_.view());
+      rescale(w_.view());
+      exponent_ = wanted;
+    }
+  }
+  Matrix<T> scaled_chunk;
+  if (exponent_ != 0) {
+    scaled_chunk = Matrix<T>::uninitialized(chunk.rows(), chunk.cols());
+    for (std::int64_t i = 0; i < chunk.rows(); ++i)
+      for (std::int64_t j = 0; j < chunk.cols(); ++j) scaled_chunk(i, j) = std::ldexp(chunk(i, j), exponent_);
+    chunk = scaled_chunk.cview();
+  }
   const std::int64_t h = chunk.rows();
   const auto first = static_cast<std::uint64_t>(seen_);
   // Y rows = chunk·Ωᵀ.
@@ -900,6 +1229,7 @@ SvdResult<T> StreamingSketch<T>::finalize() const {
   const double norm_a = linalg::norm_fro<T>(w_.view()) / std::sqrt(static_cast<double>(q_));
   out.error = e;
   out.relative_error = norm_a > 0 ? e / norm_a : 0.0;
+  finish<T>(out, exponent_, "streaming sketch");
   return out;
 }
 
@@ -916,11 +1246,21 @@ template class LOWDIM_API StreamingSketch<double>;
 
 // ---------------------------------------------------------------- dispatch
 
+namespace {
+// An option that the chosen method does not use is an error, never silently dropped.
+void refuse(bool set, const char* option, SvdMethod method, const char* why) {
+  LOWDIM_CHECK(!set, "svd: {} is not used by method {} ({})", option, to_string(method), why);
+}
+}  // namespace
+
 template <class T>
 SvdResult<T> svd(In<T> a, const SvdOptions& o) {
-  switch (o.method) {
+  const SvdMethod method = o.method;
+  if (method != SvdMethod::qb)
+    LOWDIM_CHECK(o.tol == 0, "svd: tol is only used by method qb ({} is fixed-rank)", to_string(method));
+  switch (method) {
     case SvdMethod::krylov: {
-      LOWDIM_CHECK(o.tol == 0, "svd: tol is only used by method qb (krylov is fixed-rank)");
+      refuse(o.oversampling != automatic, "oversampling", method, "its sketch grows by blocks of block_size");
       KrylovOptions k;
       k.rank = o.rank;
       k.iterations = o.power_iterations;
@@ -930,7 +1270,7 @@ SvdResult<T> svd(In<T> a, const SvdOptions& o) {
       return block_krylov_svd<T>(a, k);
     }
     case SvdMethod::rsvd: {
-      LOWDIM_CHECK(o.tol == 0, "svd: tol is only used by method qb (rsvd is fixed-rank)");
+      refuse(o.block_size != automatic, "block_size", method, "its sketch has rank + oversampling columns");
       RsvdOptions r;
       r.rank = o.rank;
       if (o.oversampling != automatic) r.oversampling = o.oversampling;
@@ -940,6 +1280,8 @@ SvdResult<T> svd(In<T> a, const SvdOptions& o) {
       return rsvd<T>(a, r);
     }
     case SvdMethod::qb: {
+      refuse(o.oversampling != automatic, "oversampling", method, "it grows by blocks of block_size");
+      LOWDIM_CHECK(o.rank >= 0, "svd: rank (the maximum rank for qb) must be >= 0, got {}", o.rank);
       QbOptions q;
       q.tol = o.tol;
       if (o.rank > 0) q.max_rank = o.rank;
@@ -950,10 +1292,17 @@ SvdResult<T> svd(In<T> a, const SvdOptions& o) {
       return qb_svd<T>(a, q);
     }
     case SvdMethod::single_pass: {
-      LOWDIM_CHECK(o.tol == 0, "svd: tol is only used by method qb (single-pass is fixed-rank)");
+      refuse(o.power_iterations != automatic, "power_iterations", method, "it sees each row once");
+      refuse(o.block_size != automatic, "block_size", method, "its sketch sizes follow the rank");
+      LOWDIM_CHECK(o.sketch == SketchKind::gaussian,
+                   "svd: sketch {} is not used by method single-pass (its test matrices are Gaussian, generated by "
+                   "row index)", to_string(o.sketch));
       StreamingOptions s;
       s.rank = o.rank;
-      if (o.oversampling != automatic) s.range_size = o.rank + o.oversampling;
+      if (o.oversampling != automatic) {
+        LOWDIM_CHECK(o.oversampling >= 0, "svd: oversampling must be >= 0, got {}", o.oversampling);
+        s.range_size = o.rank + o.oversampling;
+      }
       s.seed = o.seed;
       return single_pass_svd<T>(a, s);
     }

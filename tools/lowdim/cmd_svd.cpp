@@ -58,6 +58,21 @@ void write_factors(const std::string& prefix, const SvdResult<T>& r) {
   }
 }
 
+// What result.iterations counts, per method.
+std::string iterations_text(SvdMethod method, std::int64_t n) {
+  switch (method) {
+    case SvdMethod::krylov:
+      return fmt::format("{} Krylov block{} (depth chosen by the residual check)", n, n == 1 ? "" : "s");
+    case SvdMethod::rsvd:
+      return fmt::format("{} power iteration{}", n, n == 1 ? "" : "s");
+    case SvdMethod::qb:
+      return fmt::format("{} block{}", n, n == 1 ? "" : "s");
+    case SvdMethod::single_pass:
+      return "one pass, no iterations";
+  }
+  return "";
+}
+
 template <class T>
 void run(ConstMatrixView<T> a, const SvdArgs& args, const char* dtype) {
   SvdOptions o;
@@ -84,8 +99,8 @@ void run(ConstMatrixView<T> a, const SvdArgs& args, const char* dtype) {
   const auto k = static_cast<std::int64_t>(r.s.size());
   if (args.json) {
     fmt::print("{{\"method\": \"{}\", \"rows\": {}, \"cols\": {}, \"dtype\": \"{}\", \"rank\": {}, \"passes\": {}, "
-               "\"singular_values\": [",
-               to_string(o.method), a.rows(), a.cols(), dtype, k, r.passes);
+               "\"iterations\": {}, \"singular_values\": [",
+               to_string(o.method), a.rows(), a.cols(), dtype, k, r.passes, r.iterations);
     for (std::int64_t j = 0; j < k; ++j) fmt::print("{}{}", j ? ", " : "", r.s[static_cast<std::size_t>(j)]);
     fmt::print("], \"error\": {}, \"relative_error\": {}, \"error_kind\": \"{}\", \"files\": [\"{}_U.npy\", "
                "\"{}_S.npy\", \"{}_Vt.npy\"]}}\n",
@@ -93,8 +108,8 @@ void run(ConstMatrixView<T> a, const SvdArgs& args, const char* dtype) {
                args.out);
     return;
   }
-  fmt::print("svd of {} x {} {} by {}: rank {}, {} pass{} over A\n", a.rows(), a.cols(), dtype, to_string(o.method),
-             k, r.passes, r.passes == 1 ? "" : "es");
+  fmt::print("svd of {} x {} {} by {}: rank {}, {} pass{} over A, {}\n", a.rows(), a.cols(), dtype,
+             to_string(o.method), k, r.passes, r.passes == 1 ? "" : "es", iterations_text(o.method, r.iterations));
   fmt::print("singular values:\n");
   for (std::int64_t j = 0; j < k; ++j) fmt::print("  {:>5}  {:.10g}\n", j + 1, r.s[static_cast<std::size_t>(j)]);
   fmt::print("error ||A - U S Vt||_F = {:.6g} (relative {:.6g}), {}\n", error, relative, kind);
@@ -112,11 +127,17 @@ const RegisterCommand registered{"svd", [](CLI::App& app) {
   cmd->add_option("--tol", args->tol, "Relative Frobenius error to reach, in (0, 1) (method qb, the default with --tol)");
   cmd->add_option("--method,-m", args->method,
                   "krylov (default), rsvd, qb (fixed accuracy) or single-pass (streaming sketch)");
-  cmd->add_option("--oversampling,-p", args->oversampling, "rsvd: extra columns (default 10); single-pass: k = rank + p");
+  // An option the chosen method does not use is refused (lowdim::svd names it), never ignored.
+  cmd->add_option("--oversampling,-p", args->oversampling,
+                  "rsvd: extra columns (default 10); single-pass: range sketch k = rank + p (default rank + 1); "
+                  "refused by krylov and qb");
   cmd->add_option("--power-iterations,-q", args->power_iterations,
-                  "rsvd: power iterations (default 7 if k < min(m,n)/10 else 4); krylov: blocks; qb: per block");
-  cmd->add_option("--block-size,-b", args->block_size, "krylov: block width (default 32); qb: block (default 32)");
-  cmd->add_option("--sketch", args->sketch, "Test matrix: gaussian (default), rademacher, sparse, srht, countsketch");
+                  "rsvd: power iterations (default 7 if k < min(m,n)/10 else 4); krylov: the most blocks (default: "
+                  "stop on the residual check); qb: per block (default 1); refused by single-pass");
+  cmd->add_option("--block-size,-b", args->block_size,
+                  "krylov, qb: block width (default 32); refused by rsvd and single-pass");
+  cmd->add_option("--sketch", args->sketch,
+                  "Test matrix: gaussian (default), rademacher, sparse, srht, countsketch (single-pass: gaussian only)");
   cmd->add_option("--seed", args->seed, "Random seed (same seed, same result on any thread count)");
   cmd->add_option("--out,-o", args->out, "Output prefix: PREFIX_U.npy, PREFIX_S.npy, PREFIX_Vt.npy")->required();
   cmd->add_flag("--json", args->json, "Print a JSON object instead of the table");

@@ -95,8 +95,10 @@ LOWDIM_C_API int lowdim_distortion_f32(const float* x, int64_t n, int64_t d, int
                                        int64_t k, double eps, int64_t pairs, uint64_t seed, lowdim_distortion* out);
 
 /* ---- Randomized SVD: A (m × n) ≈ U · diag(s) · Vt with U m × k, s k, Vt k × n. ---- */
-/* method: "krylov" (default when NULL), "rsvd", "single-pass". Deterministic for a seed.
- * u, s, vt: caller buffers of m·k, k and k·n elements (contiguous rows). */
+/* method: "krylov" (default when NULL: block Krylov, depth chosen by a residual check), "rsvd",
+ * "single-pass"; each with its default settings. Deterministic for a seed. Any finite A is
+ * accepted (extreme ranges are scaled internally); a singular value that the type cannot hold is
+ * LOWDIM_ERROR_NUMERICAL. u, s, vt: caller buffers of m·k, k and k·n elements (contiguous rows). */
 LOWDIM_C_API int lowdim_svd_f32(const float* a, int64_t m, int64_t n, int64_t lda, int64_t rank,
                                 const char* method, uint64_t seed, float* u, float* s, float* vt);
 LOWDIM_C_API int lowdim_svd_f64(const double* a, int64_t m, int64_t n, int64_t lda, int64_t rank,
