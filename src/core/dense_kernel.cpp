@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "lowdim/error.hpp"
-#include "lowdim/sketch.hpp"
+#include "lowdim/linalg.hpp"
 
 namespace lowdim {
 namespace detail {

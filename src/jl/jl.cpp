@@ -15,7 +15,6 @@
 namespace lowdim {
 namespace {
 
-constexpr std::uint64_t kStreamPairs = 0x4A4C01;
 
 void check_eps(double eps, const char* function) {
   LOWDIM_CHECK(eps > 0 && eps < 1, "{}: eps = {} is outside (0, 1)", function, eps);
@@ -112,8 +111,6 @@ struct RandomProjection::State {
 
   State(const RandomProjectionOptions& o, SketchOperator s) : options(o), op(std::move(s)) {}
 
-  bool orthogonal() const { return op.kind() == SketchKind::srht && op.padded_dim() == op.input_dim(); }
-
   const Matrix<double>& pinv_double() const {
     std::lock_guard lock(mutex);
     return pinv_double_locked();
@@ -176,6 +173,15 @@ void RandomProjection::fit(std::int64_t input_dim, const RandomProjectionOptions
                                    SketchOperator(options.kind, input_dim, resolved.k, options.seed, options.sketch));
 }
 
+void RandomProjection::adopt(SketchOperator op) {
+  RandomProjectionOptions options;
+  options.kind = op.kind();
+  options.k = op.output_dim();
+  options.seed = op.seed();
+  options.sketch = op.options();
+  state_ = std::make_unique<State>(options, std::move(op));
+}
+
 bool RandomProjection::fitted() const noexcept { return state_ != nullptr; }
 
 const RandomProjection::State& RandomProjection::checked(const char* what) const {
@@ -210,10 +216,10 @@ void RandomProjection::inverse_transform(In<T> y, MatrixView<T> x) const {
                      y.rows(), s.op.input_dim());
   if (y.rows() == 0) return;
   check_finite(y, "RandomProjection::inverse_transform: input");
-  if (s.orthogonal()) {
-    // S Sᵀ = (d/k)·I, so S⁺ = (k/d)·Sᵀ.
+  if (s.op.orthogonal()) {
+    // S Sᵀ = c·I, so S⁺ = Sᵀ/c.
     s.op.apply_transpose<T>(y, x);
-    const T factor = static_cast<T>(static_cast<double>(k) / static_cast<double>(s.op.input_dim()));
+    const T factor = static_cast<T>(1.0 / s.op.gram_scale());
     for (std::int64_t i = 0; i < x.rows(); ++i)
       for (std::int64_t j = 0; j < x.cols(); ++j) x(i, j) *= factor;
     return;
@@ -252,7 +258,7 @@ std::vector<std::pair<std::int64_t, std::int64_t>> sample_pairs(std::int64_t n, 
     return out;
   }
   // Pair index t ↔ (a, b) with a < b, t = b(b − 1)/2 + a.
-  const auto indices = sample_without_replacement(total, pairs, RandomStream(seed, kStreamPairs));
+  const auto indices = sample_without_replacement(total, pairs, RandomStream(seed, StreamId::jl_pairs));
   out.reserve(indices.size());
   for (const std::int64_t t : indices) {
     auto b = static_cast<std::int64_t>((1 + std::sqrt(1 + 8.0 * static_cast<double>(t))) / 2);
@@ -320,7 +326,7 @@ class PairExperiment {
   std::int64_t zero_pairs() const { return zero_pairs_; }
 
   DistortionResult evaluate(SketchKind kind, std::int64_t k, bool keep_ratios) const {
-    const SketchOperator op(kind, points_.cols(), k, options_.seed, options_.sketch);
+    const SketchOperator op(kind, points_.cols(), k, options_.seed, kind.own_options(options_.sketch));
     auto y = Matrix<T>::uninitialized(points_.rows(), k);
     op.apply<T>(points_, y.view());
     const auto proj_norms2 = squared_norms(y);
@@ -410,8 +416,25 @@ class PairExperiment {
   std::int64_t zero_pairs_ = 0;
 };
 
-bool kind_accepts(SketchKind kind, std::int64_t d, std::int64_t k) {
-  return k >= 1 && (kind != SketchKind::srht || k <= d);
+
+
+// Options shared by a list of kinds go to the kinds that read them; an option none of them
+// reads, or one a kind refuses, is an error here rather than a silently skipped kind.
+void check_kinds_and_options(const std::vector<SketchKind>& kinds, std::int64_t d, const SketchOptions& shared,
+                             const char* who) {
+  std::string names;
+  bool density = false, row_norms = false;
+  for (const auto kind : kinds) {
+    names += (names.empty() ? "" : ", ") + std::string(kind.name());
+    density |= kind.uses_density();
+    row_norms |= kind.uses_row_norms();
+    const std::string why = kind.check(d, 1, kind.own_options(shared));
+    if (!why.empty()) throw invalid_argument(fmt::format("{}: {}", who, why));
+  }
+  LOWDIM_CHECK(shared.density == 0 || density, "{}: density {} is given, but none of the kinds ({}) takes one", who,
+               shared.density, names);
+  LOWDIM_CHECK(shared.row_norms == RowNorms::chi || row_norms,
+               "{}: row norms are given, but none of the kinds ({}) takes them", who, names);
 }
 
 }  // namespace
@@ -432,12 +455,14 @@ DistortionReport measure_distortion(In<T> x, const DistortionOptions& options) {
   report.min_dim_bound = min_dim(x.rows(), options.eps);
   LOWDIM_CHECK(report.pairs > 0, "measure_distortion: all {} sampled pairs are at distance zero",
                report.zero_distance_pairs);
+  check_kinds_and_options(options.kinds, x.cols(), options.sketch, "measure_distortion");
+  // Dimensions a kind rejects (srht: k > d) are skipped.
   std::int64_t total = 0, done = 0;
   for (auto kind : options.kinds)
-    for (auto k : options.dims) total += kind_accepts(kind, x.cols(), k);
+    for (auto k : options.dims) total += kind.accepts(x.cols(), k, kind.own_options(options.sketch));
   for (auto kind : options.kinds)
     for (auto k : options.dims) {
-      if (!kind_accepts(kind, x.cols(), k)) continue;
+      if (!kind.accepts(x.cols(), k, kind.own_options(options.sketch))) continue;
       report.results.push_back(experiment.evaluate(kind, k, options.keep_ratios));
       if (options.progress) options.progress(++done, total);
     }
@@ -455,8 +480,9 @@ SmallestDim smallest_dim(In<T> x, SketchKind kind, double eps, double fraction, 
   LOWDIM_CHECK(experiment.pairs() > 0, "smallest_dim: all {} sampled pairs are at distance zero",
                experiment.zero_pairs());
   const std::int64_t limit = max_k == 0 ? x.cols() : max_k;
-  LOWDIM_CHECK(kind_accepts(kind, x.cols(), limit), "smallest_dim: {} does not accept k = {} for d = {}",
-               to_string(kind), limit, x.cols());
+  check_kinds_and_options({kind}, x.cols(), options.sketch, "smallest_dim");
+  LOWDIM_CHECK(kind.accepts(x.cols(), limit, kind.own_options(options.sketch)),
+               "smallest_dim: {} does not accept k = {} for d = {}", to_string(kind), limit, x.cols());
   SmallestDim out;
   out.min_dim_bound = min_dim(x.rows(), eps);
   std::map<std::int64_t, double> seen;
