@@ -45,6 +45,11 @@ enum class RowNorms {
   sqrt_d,  ///< every row has norm √d (lower variance; the "regularized" ORF)
 };
 
+/// "chi", "sqrt_d".
+LOWDIM_API const char* to_string(RowNorms norms) noexcept;
+/// Parses "chi" or "sqrt_d" ("sqrt-d" too); throws invalid_argument listing the valid names.
+LOWDIM_API RowNorms parse_row_norms(std::string_view name);
+
 struct SketchOptions {
   /// Fraction of non-zero entries: rademacher (1 = dense ±1; 1/3 = Achlioptas),
   /// sparse (0 means 1/√d). Any other kind refuses a non-zero density.

@@ -171,6 +171,15 @@ std::string sketch_kind_names() {
 
 const char* to_string(SketchKind kind) noexcept { return kind.name(); }
 
+const char* to_string(RowNorms norms) noexcept { return norms == RowNorms::sqrt_d ? "sqrt_d" : "chi"; }
+
+RowNorms parse_row_norms(std::string_view name) {
+  const std::string wanted = normalized(name);
+  if (wanted == "chi") return RowNorms::chi;
+  if (wanted == "sqrt_d") return RowNorms::sqrt_d;
+  LOWDIM_THROW(invalid_argument, "sketch: unknown row norms '{}' (valid: chi, sqrt_d)", name);
+}
+
 SketchKind parse_sketch_kind(std::string_view name) {
   const std::string wanted = normalized(name);
   for (const auto& kind : kKinds)
