@@ -122,10 +122,13 @@ struct RandomProjection::State {
       const std::int64_t block = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / k);
       for (std::int64_t j0 = 0; j0 < d; j0 += block) {
         const auto columns = op.materialize_columns<double>(j0, std::min(block, d - j0));
-        linalg::syrk<double>(Op::none, 1.0, columns, 1.0, gram);
+        linalg::gemm_reproducible<double>(Op::none, Op::transpose, 1.0, columns, columns, 1.0, gram);
       }
       std::vector<double> w(static_cast<std::size_t>(k));
-      linalg::eigh<double>(gram, w);
+      {
+        const linalg::SequentialBlas sequential;  // the same bits on any thread count
+        linalg::eigh<double>(gram, w);
+      }
       // Eigenvalues below w_max·max(d, k)·eps are treated as zero (rank deficiency,
       // e.g. k > d or an empty countsketch bucket), as numpy's matrix_rank does.
       const double tol = w.back() * static_cast<double>(std::max(d, k)) * std::numeric_limits<double>::epsilon();
@@ -136,7 +139,7 @@ struct RandomProjection::State {
           scaled(i, j) = wj > tol ? gram(i, j) / wj : 0.0;
         }
       auto pinv = std::make_unique<Matrix<double>>(k, k);
-      linalg::gemm<double>(Op::none, Op::transpose, 1.0, scaled, gram, 0.0, *pinv);
+      linalg::gemm_reproducible<double>(Op::none, Op::transpose, 1.0, scaled, gram, 0.0, *pinv);
       gram_pinv = std::move(pinv);
     }
     return *gram_pinv;
@@ -216,22 +219,46 @@ void RandomProjection::inverse_transform(In<T> y, MatrixView<T> x) const {
                      y.rows(), s.op.input_dim());
   if (y.rows() == 0) return;
   check_finite(y, "RandomProjection::inverse_transform: input");
+  // The preimage is linear in each row: row i is scaled by 2^e_i (its largest entry into
+  // [1, 2)) and its preimage scaled back. Powers of two are exact, so ordinary rows give the
+  // same bits as unscaled, and rows near the type's limits neither overflow on the way nor
+  // lose bits in the denormals.
+  const std::int64_t n = y.rows();
+  auto z = Matrix<T>::uninitialized(n, k);
+  std::vector<int> exponent(static_cast<std::size_t>(n), 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    T largest = 0;
+    for (std::int64_t j = 0; j < k; ++j) largest = std::max(largest, std::abs(y(i, j)));
+    const int e = largest > 0 ? -std::ilogb(largest) : 0;
+    exponent[static_cast<std::size_t>(i)] = e;
+    for (std::int64_t j = 0; j < k; ++j) z(i, j) = std::ldexp(y(i, j), e);
+  }
   if (s.op.orthogonal()) {
     // S Sᵀ = c·I, so S⁺ = Sᵀ/c.
-    s.op.apply_transpose<T>(y, x);
+    s.op.apply_transpose<T>(z, x);
     const T factor = static_cast<T>(1.0 / s.op.gram_scale());
-    for (std::int64_t i = 0; i < x.rows(); ++i)
+    for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t j = 0; j < x.cols(); ++j) x(i, j) *= factor;
-    return;
-  }
-  // S⁺ y = Sᵀ (S Sᵀ)⁺ y, row by row: X = (Y·G⁺)·S.
-  auto z = Matrix<T>::uninitialized(y.rows(), k);
-  if constexpr (std::is_same_v<T, float>) {
-    linalg::gemm<float>(Op::none, Op::none, 1.0f, y, s.pinv_float(), 0.0f, z);
   } else {
-    linalg::gemm<double>(Op::none, Op::none, 1.0, y, s.pinv_double(), 0.0, z);
+    // S⁺ y = Sᵀ (S Sᵀ)⁺ y, row by row: X = (Y·G⁺)·S.
+    auto w = Matrix<T>::uninitialized(n, k);
+    if constexpr (std::is_same_v<T, float>) {
+      linalg::gemm_reproducible<float>(Op::none, Op::none, 1.0f, z, s.pinv_float(), 0.0f, w);
+    } else {
+      linalg::gemm_reproducible<double>(Op::none, Op::none, 1.0, z, s.pinv_double(), 0.0, w);
+    }
+    s.op.apply_transpose<T>(w, x);
   }
-  s.op.apply_transpose<T>(z, x);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const int e = exponent[static_cast<std::size_t>(i)];
+    for (std::int64_t j = 0; j < x.cols(); ++j) {
+      const T v = std::ldexp(x(i, j), -e);
+      if (!std::isfinite(v))
+        LOWDIM_THROW(numerical_error, "RandomProjection::inverse_transform: row {}: the preimage exceeds the {} range",
+                     i, sizeof(T) == 4 ? "float32" : "float64");
+      x(i, j) = v;
+    }
+  }
 }
 
 template <class T>
@@ -299,9 +326,23 @@ class PairExperiment {
         used.push_back(i);
       }
     points_ = Matrix<T>::uninitialized(static_cast<std::int64_t>(used.size()), x.cols());
-    for (std::size_t i = 0; i < used.size(); ++i)
-      std::copy_n(x.row(used[i]), x.cols(), points_.row(static_cast<std::int64_t>(i)));
-    check_finite<T>(points_, "measure_distortion: input");
+    for (std::size_t i = 0; i < used.size(); ++i) {
+      const T* row = x.row(used[i]);
+      for (std::int64_t c = 0; c < x.cols(); ++c)
+        if (!std::isfinite(row[c]))
+          LOWDIM_THROW(invalid_argument, "measure_distortion: input: non-finite value {} at row {}, column {}",
+                       row[c], used[i], c);
+      std::copy_n(row, x.cols(), points_.row(static_cast<std::int64_t>(i)));
+    }
+    // Every figure is a ratio, invariant under scaling: the gathered copy is scaled by a
+    // power of two (largest entry into [1, 2)), so that data near the type's limits neither
+    // overflows in the projection and the squared distances nor loses bits in the denormals.
+    T largest = 0;
+    for (const T v : points_.flat()) largest = std::max(largest, std::abs(v));
+    if (largest > 0) {
+      const int e = -std::ilogb(largest);
+      for (T& v : points_.flat()) v = std::ldexp(v, e);
+    }
     norms2_ = squared_norms(points_);
     // Exact geometry in double; pairs at distance zero are dropped and counted.
     for (const auto& [a, b] : sampled) {
@@ -460,6 +501,8 @@ DistortionReport measure_distortion(In<T> x, const DistortionOptions& options) {
   std::int64_t total = 0, done = 0;
   for (auto kind : options.kinds)
     for (auto k : options.dims) total += kind.accepts(x.cols(), k, kind.own_options(options.sketch));
+  LOWDIM_CHECK(total > 0, "measure_distortion: no kind accepts any of the output dimensions for d = {}: {}", x.cols(),
+               options.kinds.front().check(x.cols(), options.dims.front(), options.kinds.front().own_options(options.sketch)));
   for (auto kind : options.kinds)
     for (auto k : options.dims) {
       if (!kind.accepts(x.cols(), k, kind.own_options(options.sketch))) continue;
