@@ -240,20 +240,37 @@ PYBIND11_MODULE(lowdim, m) {
   m.def("set_num_threads", &linalg::set_num_threads, py::arg("threads"),
         "Threads for lowdim's OpenMP loops and OpenBLAS.");
   m.def("blas_info", &linalg::blas_info);
+  m.def(
+      "sketch_kinds",
+      [] {
+        py::list kinds;
+        for (const auto kind : sketch_kinds()) kinds.append(py::make_tuple(kind.name(), kind.summary()));
+        return kinds;
+      },
+      "The registered operator kinds as (name, summary) pairs.");
   m.def("dense_kernel_isa", [] { return std::string(dense_kernel_isa()); },
         "Instruction set of the dense kernel: avx512, avx2 or generic (identical results).");
 
   py::class_<SketchOperator>(m, "Sketch", "A random k x d sketch S applied to rows: Y = X S^T (n x d -> n x k).")
       .def(py::init([](const std::string& kind, std::int64_t d, std::int64_t k, std::uint64_t seed, double density,
-                       bool jl_scaling) {
-             return SketchOperator(parse_sketch_kind(kind), d, k, seed, SketchOptions{density, jl_scaling});
+                       bool jl_scaling, const std::string& row_norms) {
+             return SketchOperator(parse_sketch_kind(kind), d, k, seed,
+                                   SketchOptions{density, jl_scaling, parse_row_norms(row_norms)});
            }),
            py::arg("kind"), py::arg("input_dim"), py::arg("output_dim"), py::arg("seed") = 0,
-           py::arg("density") = 0.0, py::arg("jl_scaling") = true)
+           py::arg("density") = 0.0, py::arg("jl_scaling") = true, py::arg("row_norms") = "chi")
       .def_property_readonly("kind", [](const SketchOperator& s) { return to_string(s.kind()); })
       .def_property_readonly("input_dim", &SketchOperator::input_dim)
       .def_property_readonly("output_dim", &SketchOperator::output_dim)
       .def_property_readonly("seed", &SketchOperator::seed)
+      .def_property_readonly("orthogonal", &SketchOperator::orthogonal, "True when S S^T = gram_scale I")
+      .def_property_readonly("gram_scale", &SketchOperator::gram_scale)
+      .def_property_readonly("padded_dim", &SketchOperator::padded_dim)
+      .def_property_readonly("cached", &SketchOperator::cached)
+      .def_property_readonly("cached_bytes", &SketchOperator::cached_bytes)
+      .def("materialized", &SketchOperator::materialized,
+           "The cached form: same output bits, S (or what is regenerated per call) kept in memory, "
+           "for small batches such as one query")
       .def("apply", [](const SketchOperator& s, const py::array& x) { return sketch_apply(s, x, false); },
            py::arg("x"), "Y (n x k) = X (n x d) S^T")
       .def("apply_transpose", [](const SketchOperator& s, const py::array& y) { return sketch_apply(s, y, true); },

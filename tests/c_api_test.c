@@ -71,6 +71,32 @@ static void test_sketch(void) {
   lowdim_sketch_destroy(sketch);
 }
 
+/* The orthogonal kinds, their row norms and the cached form through the C API. */
+static void test_sketch_kinds(void) {
+  enum { d = 64, k = 16 };
+  CHECK(strstr(lowdim_sketch_kind_names(), "hadamard_rotation") != NULL);
+  lowdim_sketch* orf = NULL;
+  lowdim_sketch* cached = NULL;
+  CHECK(lowdim_sketch_create_with_norms("orthogonal", d, k, 3, 0, 1, "sqrt_d", &orf) == LOWDIM_OK);
+  CHECK(fabs(lowdim_sketch_gram_scale(orf) - (double)d / k) < 1e-12);
+  CHECK(lowdim_sketch_materialized(orf, &cached) == LOWDIM_OK);
+  double x[3 * d], a[3 * k], b[3 * k];
+  unsigned long long state = 5;
+  for (int i = 0; i < 3 * d; ++i) x[i] = next_value(&state);
+  CHECK(lowdim_sketch_apply_f64(orf, x, 3, d, a, k) == LOWDIM_OK);
+  CHECK(lowdim_sketch_apply_f64(cached, x, 3, d, b, k) == LOWDIM_OK);
+  CHECK(memcmp(a, b, sizeof a) == 0);
+  lowdim_sketch_destroy(cached);
+  lowdim_sketch_destroy(orf);
+  lowdim_sketch* bad = (lowdim_sketch*)1;
+  CHECK(lowdim_sketch_create_with_norms("gaussian", d, k, 3, 0, 1, "sqrt_d", &bad) == LOWDIM_ERROR_INVALID_ARGUMENT);
+  CHECK(bad == NULL);
+  CHECK(strstr(lowdim_last_error(), "no row-norm option") != NULL);
+  CHECK(lowdim_sketch_create_with_norms("orthogonal", d, k, 3, 0, 1, "cubic", &bad) == LOWDIM_ERROR_INVALID_ARGUMENT);
+  CHECK(strstr(lowdim_last_error(), "unknown row norms 'cubic'") != NULL);
+  CHECK(lowdim_sketch_gram_scale(NULL) == -1.0);
+}
+
 static void test_jl(const char* dir) {
   int64_t k = 0;
   CHECK(lowdim_min_dim(1000000, 0.5, 0, &k) == LOWDIM_OK);
@@ -199,6 +225,7 @@ static void test_whitening(const char* dir) {
 int main(int argc, char** argv) {
   test_version_and_errors();
   test_sketch();
+  test_sketch_kinds();
   test_jl(argc > 1 ? argv[1] : ".");
   test_svd();
   test_whitening(argc > 1 ? argv[1] : ".");

@@ -87,7 +87,7 @@ cli_jl_case(jl_fixture_plot file 0 "plot written to" ${_jl_out}/small.svg
   jl --input ${_jl_fix}/good_f32.npy --kinds srht --k 1,2 --eps 0.2 --target 0 --plot ${_jl_out}/small.svg)
 cli_jl_case(jl_fixture_nan run 1 "lowdim: measure_distortion: input: non-finite value nan at row" "" ""
   jl --input ${_jl_fix}/good_nan.npy --kinds gaussian --k 1 --target 0)
-cli_jl_case(jl_bad_kind run 1 "lowdim: sketch: unknown kind 'gauss' \\(valid: gaussian, rademacher, sparse, srht, countsketch\\)" "" ""
+cli_jl_case(jl_bad_kind run 1 "lowdim: sketch: unknown kind 'gauss' \\(valid: gaussian, rademacher, sparse, srht, countsketch, orthogonal, structured_orthogonal, hadamard_rotation, simplex\\)" "" ""
   jl --input ${_jl_fix}/good_f32.npy --kinds gauss --k 2)
 cli_jl_case(jl_bad_k run 1 "lowdim: jl: --k item 'x' is not a positive integer" "" "" jl --k 16,x)
 cli_jl_case(jl_bad_eps run 1 "lowdim: jl: --eps 1 is outside \\(0, 1\\)" "" "" jl --eps 1)

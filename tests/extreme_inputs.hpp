@@ -60,16 +60,16 @@ std::vector<ExtremeInput<T>> extreme_cases(std::int64_t rows, std::int64_t cols,
       for (std::int64_t j = 0; j < cols; ++j) m(i, j) = static_cast<T>(static_cast<double>(reference(i, j)) * factor);
     out.push_back({{name, factor, true}, std::move(m)});
   };
-  // Powers of two keep the scaled copies exact (denormals excepted).
+  // Powers of two keep the scaled copies exact (denormals excepted): 2^(e − ⌊log₂ largest⌋)
+  // puts the largest entry in [2^e, 2^(e+1)).
+  const int top = std::ilogb(largest);
+  const int root_size = static_cast<int>(std::ceil(0.5 * std::log2(static_cast<double>(rows * cols))));
   scaled("reference", 1);
-  scaled("near largest normal", std::ldexp(1.0, limits::max_exponent - 4) / largest);
-  // (The power of two is applied last: 2^1022 / largest alone overflows a double.)
-  scaled("near largest normal / sqrt(size)",
-         std::ldexp(1.0 / largest / std::sqrt(static_cast<double>(rows * cols)), limits::max_exponent - 2));
-  scaled("near smallest normal", std::ldexp(1.0, limits::min_exponent + 2) / largest);
-  scaled("denormal", std::ldexp(1.0, limits::min_exponent - limits::digits / 2) / largest);
-  scaled("times 1e30 (double) / 1e30 / 2^40 (float)",
-         std::is_same_v<T, double> ? 1e30 : std::ldexp(1.0, 40));
+  scaled("near largest normal", std::ldexp(1.0, limits::max_exponent - 4 - top));
+  scaled("near largest normal / sqrt(size)", std::ldexp(1.0, limits::max_exponent - 2 - root_size - top));
+  scaled("near smallest normal", std::ldexp(1.0, limits::min_exponent + 2 - top));
+  scaled("denormal", std::ldexp(1.0, limits::min_exponent - limits::digits / 2 - top));
+  scaled("times 1e30 (double) / 2^40 (float)", std::is_same_v<T, double> ? 1e30 : std::ldexp(1.0, 40));
 
   auto spike = Matrix<T>::copy_of(reference.cview());
   spike(rows / 2, cols / 2) = static_cast<T>(std::ldexp(1.0, limits::max_exponent - 8));

@@ -1,3 +1,4 @@
+#include "extreme_inputs.hpp"
 #include "test_support.hpp"
 
 #include <lowdim/jl.hpp>
@@ -256,7 +257,22 @@ TEST_CASE("measure_distortion and smallest_dim report bad input", "[jl][distorti
   o.eps = 0.1;
   x(17, 4) = std::numeric_limits<double>::infinity();
   o.pairs = 100000;  // all pairs: row 17 is used
-  REQUIRE_THROWS_WITH(measure_distortion<double>(x, o), Catch::Contains("non-finite value inf at row"));
+  REQUIRE_THROWS_WITH(measure_distortion<double>(x, o), Catch::Contains("non-finite value inf at row 17, column 4"));
+  // Options shared by the kinds: each kind takes those it reads; one none of them reads is an error.
+  o.eps = 0.5;
+  o.kinds = {SketchKind::gaussian, SketchKind::srht};
+  o.sketch.density = 0.25;
+  auto clean = gaussian<double>(50, 20, 1);
+  REQUIRE_THROWS_WITH(measure_distortion<double>(clean, o),
+                      Catch::Contains("measure_distortion: density 0.25 is given, but none of the kinds (gaussian, srht) takes one"));
+  o.kinds = {SketchKind::gaussian, SketchKind::sparse};
+  REQUIRE(measure_distortion<double>(clean, o).results.size() == 2);
+  o.sketch.density = 1.5;
+  REQUIRE_THROWS_WITH(measure_distortion<double>(clean, o),
+                      Catch::Contains("measure_distortion: sketch sparse: density 1.5 is outside (0, 1]"));
+  o.sketch = {};
+  o.kinds = {SketchKind::gaussian, SketchKind::sparse, SketchKind::srht};
+  o.eps = 0.1;
   Matrix<double> same(5, 3);
   REQUIRE_THROWS_WITH(measure_distortion<double>(same, o),
                       Catch::Contains("measure_distortion: all 10 sampled pairs are at distance zero"));
@@ -374,4 +390,73 @@ TEST_CASE("docs/jl.md worked example", "[jl][docs]") {
   REQUIRE(std::abs(g.mean - 1) < 0.02);
   REQUIRE(std::abs(g.std - std::sqrt(2.0 / 256)) < 0.1 * std::sqrt(2.0 / 256));
   REQUIRE((g.within_eps > 0.95 && g.within_eps < 0.995));
+}
+
+TEMPLATE_TEST_CASE("JL functions on extreme but finite input", "[jl][extreme]", float, double) {
+  using T = TestType;
+  const std::int64_t n = 40, d = 64, k = 16;
+  const auto cases = extreme_cases<T>(n, d);
+  const auto& reference = cases.front();
+  REQUIRE(reference.info.name == "reference");
+  for (const auto kind : {SketchKind::gaussian, SketchKind::sparse, SketchKind::srht, SketchKind::orthogonal}) {
+    RandomProjection p;
+    p.fit(d, {.kind = kind, .k = k, .seed = 3});
+    const auto y_ref = p.transform<T>(reference.a);
+    const auto x_ref = p.inverse_transform<T>(y_ref);
+    DistortionOptions o;
+    o.kinds = {kind};
+    o.dims = {k};
+    o.pairs = 200;
+    const auto report_ref = measure_distortion<T>(reference.a, o);
+    for (const auto& c : cases) {
+      INFO(to_string(kind) << ", case " << c.info.name);
+      if (c.a.rows() < 2) {
+        REQUIRE_THROWS_WITH(measure_distortion<T>(c.a, o), Catch::Contains("have no pair"));
+      } else if (kind == SketchKind::srht && c.a.cols() < k) {
+        REQUIRE_THROWS_WITH(measure_distortion<T>(c.a, o),
+                            Catch::Contains("no kind accepts any of the output dimensions for d = 1: sketch srht: "
+                                            "output dimension k = 16 exceeds the input dimension d = 1"));
+      } else if (c.info.name == "all zeros") {
+        REQUIRE_THROWS_WITH(measure_distortion<T>(c.a, o), Catch::Contains("sampled pairs are at distance zero"));
+      } else {
+        const auto report = measure_distortion<T>(c.a, o);
+        const auto& r = report.results.front();
+        REQUIRE(std::isfinite(r.mean));
+        REQUIRE(std::isfinite(r.inner_max_abs_error));
+        if (c.info.scaled_reference) {
+          // Ratios are scale-invariant and the experiment rescales its copy by a power of
+          // two: the same figures, up to the bits the denormal copy lost.
+          const double tol = c.info.name == "denormal" ? 1e-2 : sizeof(T) == 4 ? 1e-5 : 1e-12;
+          REQUIRE(std::abs(r.mean - report_ref.results.front().mean) <= tol);
+          REQUIRE(std::abs(r.q50 - report_ref.results.front().q50) <= tol);
+        }
+      }
+      if (c.a.cols() != d) {
+        REQUIRE_THROWS_AS(p.transform<T>(c.a), dimension_mismatch);
+        continue;
+      }
+      // transform: the image is representable for every case here (entries ≤ 2^(max − 4)
+      // times a JL-scaled operator of 64 columns would not be: then a numerical_error).
+      Matrix<T> y;
+      try {
+        y = p.transform<T>(c.a);
+      } catch (const numerical_error& e) {
+        REQUIRE_THAT(e.what(), Catch::Contains("the image exceeds"));
+        continue;
+      }
+      REQUIRE(all_finite<T>(y));
+      const auto x = p.inverse_transform<T>(y);
+      REQUIRE(all_finite<T>(x));
+      if (c.info.scaled_reference && c.info.name != "denormal") {
+        for (std::int64_t i = 0; i < n; ++i)
+          for (std::int64_t j = 0; j < k; ++j)
+            REQUIRE(std::abs(double(y(i, j)) - c.info.scale * double(y_ref(i, j))) <=
+                    64 * eps<T> * c.info.scale * (std::abs(double(y_ref(i, j))) + 1));
+        for (std::int64_t i = 0; i < n; ++i)
+          for (std::int64_t j = 0; j < d; ++j)
+            REQUIRE(std::abs(double(x(i, j)) - c.info.scale * double(x_ref(i, j))) <=
+                    1024 * eps<T> * c.info.scale * (std::abs(double(x_ref(i, j))) + 1));
+      }
+    }
+  }
 }

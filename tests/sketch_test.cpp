@@ -1,5 +1,6 @@
 #include "test_support.hpp"
 
+#include <lowdim/io.hpp>
 #include <lowdim/sketch.hpp>
 
 #include <catch2/catch.hpp>
@@ -17,6 +18,7 @@ struct Case {
   SketchKind kind;
   std::int64_t d, k;
   double density;
+  RowNorms row_norms = RowNorms::chi;
 };
 
 // Small configurations of every kind (d not a power of two, so srht pads).
@@ -24,6 +26,9 @@ const std::vector<Case> kSmallCases = {
     {SketchKind::gaussian, 300, 40, 0},   {SketchKind::rademacher, 300, 40, 0},
     {SketchKind::rademacher, 300, 40, 1.0 / 3}, {SketchKind::sparse, 300, 40, 0},
     {SketchKind::srht, 300, 40, 0},       {SketchKind::countsketch, 300, 40, 0},
+    {SketchKind::orthogonal, 300, 40, 0}, {SketchKind::orthogonal, 300, 40, 0, RowNorms::sqrt_d},
+    {SketchKind::structured_orthogonal, 300, 40, 0}, {SketchKind::hadamard_rotation, 300, 40, 0},
+    {SketchKind::simplex, 300, 40, 0},    {SketchKind::simplex, 300, 40, 0, RowNorms::sqrt_d},
 };
 
 // Configurations in which S spans several generated blocks (see sketch.cpp:
@@ -35,14 +40,20 @@ const std::vector<Case> kBlockedCases = {
     {SketchKind::sparse, 40000, 6000, 0},           // 30 non-zeros per column: 2 blocks
     {SketchKind::srht, 1000, 300, 0},
     {SketchKind::countsketch, 5000, 70, 0},
+    {SketchKind::orthogonal, 700, 1500, 0},             // three blocks of d rows, the last one partial
+    {SketchKind::structured_orthogonal, 1000, 3000, 0},  // d' = 1024: three blocks
+    {SketchKind::hadamard_rotation, 1024, 1024, 0},
+    {SketchKind::simplex, 500, 1200, 0},                // three blocks, the last one partial
 };
 
 SketchOperator make(const Case& c, std::uint64_t seed, bool jl_scaling = true) {
-  return SketchOperator(c.kind, c.d, c.k, seed, SketchOptions{.density = c.density, .jl_scaling = jl_scaling});
+  return SketchOperator(c.kind, c.d, c.k, seed,
+                        SketchOptions{.density = c.density, .jl_scaling = jl_scaling, .row_norms = c.row_norms});
 }
 
 std::string name(const Case& c) {
-  return fmt::format("{} d={} k={} density={}", to_string(c.kind), c.d, c.k, c.density);
+  return fmt::format("{} d={} k={} density={} norms={}", to_string(c.kind), c.d, c.k, c.density,
+                     c.row_norms == RowNorms::chi ? "chi" : "sqrt_d");
 }
 
 template <class T>
@@ -73,12 +84,39 @@ void require_product(ConstMatrixView<T> out, ConstMatrixView<T> a, ConstMatrixVi
 }  // namespace
 
 TEST_CASE("Sketch kinds print and parse by name", "[sketch]") {
-  for (auto kind : {SketchKind::gaussian, SketchKind::rademacher, SketchKind::sparse, SketchKind::srht,
-                    SketchKind::countsketch})
+  REQUIRE(sketch_kinds().size() == 9);
+  for (auto kind : sketch_kinds()) {
     REQUIRE(parse_sketch_kind(to_string(kind)) == kind);
+    REQUIRE(std::string(kind.summary()).size() > 10);
+  }
+  REQUIRE(parse_sketch_kind("structured-orthogonal") == SketchKind::structured_orthogonal);
+  REQUIRE(parse_sketch_kind("hadamard_rotation") == SketchKind::hadamard_rotation);
+  REQUIRE(SketchKind() == SketchKind::gaussian);
+  REQUIRE_FALSE(SketchKind::gaussian == SketchKind::rademacher);
   REQUIRE_THROWS_AS(parse_sketch_kind("gauss"), invalid_argument);
   REQUIRE_THROWS_WITH(parse_sketch_kind("gauss"),
-                      Catch::Contains("unknown kind 'gauss' (valid: gaussian, rademacher, sparse, srht, countsketch)"));
+                      Catch::Contains("unknown kind 'gauss' (valid: gaussian, rademacher, sparse, srht, countsketch, "
+                                      "orthogonal, structured_orthogonal, hadamard_rotation, simplex)"));
+}
+
+TEST_CASE("Options a kind does not read are refused, never ignored", "[sketch][errors]") {
+  for (auto kind : sketch_kinds()) {
+    INFO(kind.name());
+    const bool density = kind == SketchKind::rademacher || kind == SketchKind::sparse;
+    const bool norms = kind == SketchKind::orthogonal || kind == SketchKind::simplex;
+    REQUIRE(kind.uses_density() == density);
+    REQUIRE(kind.uses_row_norms() == norms);
+    if (!density)
+      REQUIRE_THROWS_WITH(SketchOperator(kind, 64, 8, 1, {.density = 0.5}),
+                          Catch::Contains(fmt::format("sketch {}: the kind has no density option (got 0.5", kind.name())));
+    if (!norms)
+      REQUIRE_THROWS_WITH(SketchOperator(kind, 64, 8, 1, {.row_norms = RowNorms::sqrt_d}),
+                          Catch::Contains(fmt::format("sketch {}: the kind has no row-norm option", kind.name())));
+    const SketchOptions shared{.density = 0.5, .row_norms = RowNorms::sqrt_d};
+    REQUIRE(kind.accepts(64, 8, kind.own_options(shared)));
+  }
+  REQUIRE_THROWS_WITH(SketchOperator(SketchKind::simplex, 1, 1, 1),
+                      Catch::Contains("sketch simplex: input dimension d = 1 is below 2"));
 }
 
 TEST_CASE("Sketch operators reject bad descriptions", "[sketch][errors]") {
@@ -422,4 +460,217 @@ TEST_CASE("Sketch apply leaves the input untouched and handles empty input", "[s
     Matrix<float> none_in(0, c.d), none_out(0, c.k);
     REQUIRE_NOTHROW(s.apply<float>(none_in, none_out));
   }
+}
+
+TEST_CASE("Materialized operators give the bits of the matrix-free ones", "[sketch][cached]") {
+  std::vector<Case> cases = kSmallCases;
+  cases.insert(cases.end(), kBlockedCases.begin(), kBlockedCases.end());
+  for (const auto& c : cases) {
+    INFO(name(c));
+    const auto free_form = make(c, 31);
+    const auto cached = free_form.materialized();
+    REQUIRE(cached.cached());
+    REQUIRE(cached.kind() == free_form.kind());
+    REQUIRE(cached.materialized().cached());
+    const std::int64_t n = c.d > 10000 ? 9 : 33;
+    const auto xf = gaussian<float>(n, c.d, 4);
+    const auto xd = gaussian<double>(n, c.d, 4);
+    Matrix<float> a(n, c.k), b(n, c.k), one(1, c.k);
+    Matrix<double> e(n, c.k), f(n, c.k);
+    free_form.apply<float>(xf, a);
+    cached.apply<float>(xf, b);
+    REQUIRE(bit_equal(a, b));
+    free_form.apply<double>(xd, e);
+    cached.apply<double>(xd, f);
+    REQUIRE(bit_equal(e, f));
+    // One row at a time (the LSH query / attention step use).
+    for (std::int64_t r : {std::int64_t{0}, n - 1}) {
+      cached.apply<float>(xf.row_block(r, 1), one);
+      REQUIRE(bit_equal(one, Matrix<float>::copy_of(a.row_block(r, 1))));
+    }
+    Matrix<float> back_free(n, c.d), back_cached(n, c.d);
+    free_form.apply_transpose<float>(a, back_free);
+    cached.apply_transpose<float>(a, back_cached);
+    REQUIRE(bit_equal(back_free, back_cached));
+    REQUIRE(max_abs_diff<double>(free_form.materialize<double>(), cached.materialize<double>()) == 0);
+    if (!free_form.cached()) REQUIRE(free_form.cached_bytes() == 0);
+    // Something is cached once used, except by the kinds that keep nothing but signs.
+    REQUIRE(cached.cached_bytes() > 0);
+  }
+}
+
+TEST_CASE("Orthogonal kinds have the documented row structure", "[sketch][orthogonal]") {
+  // Gram matrices of the raw rows (jl_scaling off), in double; the rows come from a
+  // Householder QR or exact sign flips and FWHTs: errors of a few hundred eps.
+  const double tol = 1000 * eps<double>;
+  const auto gram_of = [](const SketchOperator& op) {
+    const auto s = op.materialize<double>();
+    Matrix<double> g(op.output_dim(), op.output_dim());
+    linalg::gemm<double>(Op::none, Op::transpose, 1.0, s, s, 0.0, g);
+    return g;
+  };
+  SECTION("orthogonal: orthonormal directions within a block, χ(d) or √d norms") {
+    const std::int64_t d = 64, k = 150;  // blocks of 64, 64 and 22 rows
+    const SketchOperator chi(SketchKind::orthogonal, d, k, 5, {.jl_scaling = false});
+    const SketchOperator root(SketchKind::orthogonal, d, k, 5, {.jl_scaling = false, .row_norms = RowNorms::sqrt_d});
+    const auto g = gram_of(chi), h = gram_of(root);
+    double mean_norm2 = 0;
+    for (std::int64_t i = 0; i < k; ++i) {
+      mean_norm2 += g(i, i) / k;
+      REQUIRE(std::abs(h(i, i) - d) <= tol * d);
+      for (std::int64_t j = 0; j < k; ++j)
+        if (i != j && i / d == j / d) {
+          REQUIRE(std::abs(g(i, j)) <= tol * d);
+          REQUIRE(std::abs(h(i, j)) <= tol * d);
+        }
+    }
+    // χ²_d norms: mean d, variance 2d per row; 5 standard errors over k rows.
+    REQUIRE(std::abs(mean_norm2 - d) < 5 * std::sqrt(2.0 * d / k));
+    // Rows of different blocks are independent, not orthogonal.
+    REQUIRE(std::abs(h(0, d)) > tol * d);
+    REQUIRE_FALSE(chi.orthogonal());
+    REQUIRE_FALSE(root.orthogonal());  // k > d
+    const SketchOperator one_block(SketchKind::orthogonal, d, 40, 5, {.row_norms = RowNorms::sqrt_d});
+    REQUIRE(one_block.orthogonal());
+    REQUIRE(std::abs(one_block.gram_scale() - double(d) / 40) <= eps<double> * d);
+  }
+  SECTION("simplex: unit directions with pairwise cosine −1/(d − 1) within a block") {
+    for (std::int64_t d : {2, 3, 17, 64}) {
+      for (std::int64_t k : {d - 1, d, 2 * d + 1}) {
+        if (k < 1) continue;
+        INFO("d = " << d << ", k = " << k);
+        const SketchOperator op(SketchKind::simplex, d, k, 9, {.jl_scaling = false, .row_norms = RowNorms::sqrt_d});
+        const auto g = gram_of(op);
+        for (std::int64_t i = 0; i < k; ++i)
+          for (std::int64_t j = 0; j < k; ++j) {
+            if (i / d != j / d) continue;
+            const double want = i == j ? double(d) : -double(d) / double(d - 1);
+            REQUIRE(std::abs(g(i, j) - want) <= tol * d);
+          }
+      }
+    }
+  }
+  SECTION("hadamard_rotation is a rotation; structured_orthogonal is √d' times one") {
+    for (std::int64_t d : {8, 256}) {
+      const SketchOperator rotation(SketchKind::hadamard_rotation, d, d, 3, {.jl_scaling = false});
+      const SketchOperator sorf(SketchKind::structured_orthogonal, d, d, 3, {.jl_scaling = false});
+      REQUIRE(rotation.orthogonal());
+      REQUIRE(rotation.gram_scale() == 1.0);
+      REQUIRE(sorf.gram_scale() == double(d));
+      const auto g = gram_of(rotation);
+      const auto r = rotation.materialize<double>(), q = sorf.materialize<double>();
+      for (std::int64_t i = 0; i < d; ++i)
+        for (std::int64_t j = 0; j < d; ++j) {
+          REQUIRE(std::abs(g(i, j) - (i == j ? 1.0 : 0.0)) <= tol);
+          REQUIRE(std::abs(q(i, j) - std::sqrt(double(d)) * r(i, j)) <= tol * std::sqrt(double(d)));
+        }
+      // Not a signed permutation: the entries spread (|entry| far below 1 for d = 256).
+      double largest = 0;
+      for (double v : r.flat()) largest = std::max(largest, std::abs(v));
+      if (d == 256) REQUIRE(largest < 0.5);
+    }
+    // JL scaling: √(d'/k)·B, so S·Sᵀ = (d'/k)·I for k ≤ d = d'.
+    const SketchOperator jl(SketchKind::hadamard_rotation, 512, 128, 3);
+    REQUIRE(jl.orthogonal());
+    REQUIRE(std::abs(jl.gram_scale() - 4.0) <= 4 * eps<double>);
+    // Padding or several blocks: not orthogonal.
+    REQUIRE_FALSE(SketchOperator(SketchKind::hadamard_rotation, 300, 256, 3).orthogonal());
+    REQUIRE_FALSE(SketchOperator(SketchKind::structured_orthogonal, 256, 300, 3).orthogonal());
+  }
+}
+
+TEMPLATE_TEST_CASE("Extreme but finite rows are rescaled, never overflow silently", "[sketch][extreme]", float,
+                   double) {
+  using T = TestType;
+  using limits = std::numeric_limits<T>;
+  for (const auto& c : kSmallCases) {
+    INFO(name(c));
+    const auto op = make(c, 12);
+    const auto x = gaussian<T>(6, c.d, 19);
+    Matrix<T> y(6, c.k);
+    op.apply<T>(x, y);
+    for (const int e : {limits::max_exponent - 12, limits::min_exponent - 3, limits::min_exponent - limits::digits / 2}) {
+      INFO("scale 2^" << e);
+      auto scaled = Matrix<T>::uninitialized(6, c.d);
+      for (std::int64_t i = 0; i < 6; ++i)
+        for (std::int64_t j = 0; j < c.d; ++j) scaled(i, j) = std::ldexp(x(i, j), e);
+      const auto before = scaled.clone();
+      Matrix<T> out(6, c.k);
+      op.apply<T>(scaled, out);
+      REQUIRE(bit_equal(scaled, before));
+      // S(2^e·x) = 2^e·S(x) up to the rounding of the denormal inputs themselves.
+      const bool denormal_input = e < limits::min_exponent - 1;
+      for (std::int64_t i = 0; i < 6; ++i)
+        for (std::int64_t j = 0; j < c.k; ++j) {
+          const double want = std::ldexp(double(y(i, j)), e);
+          const double got = double(out(i, j));
+          REQUIRE(std::isfinite(got));
+          const double tol = denormal_input ? std::ldexp(double(c.d) * 4, limits::min_exponent - limits::digits + 1 - e)
+                                            : 4 * eps<T>;
+          double row_scale = 0;
+          for (std::int64_t t = 0; t < c.k; ++t) row_scale = std::max(row_scale, std::abs(std::ldexp(double(y(i, t)), e)));
+          REQUIRE(std::abs(got - want) <= tol * std::max(row_scale, std::abs(want)) + std::ldexp(1.0, limits::min_exponent - limits::digits));
+        }
+    }
+    // A row near the largest normal number: its image, computed in long double from S,
+    // either fits the type (then apply returns it, finite) or does not (numerical_error
+    // naming the row); never Inf without an error.
+    auto huge = Matrix<T>::copy_of(x.cview());
+    for (std::int64_t j = 0; j < c.d; ++j) huge(3, j) = std::ldexp(x(3, j), limits::max_exponent - 3);
+    const auto dense = op.materialize<double>();
+    bool fits = true;
+    for (std::int64_t i = 0; i < c.k; ++i) {
+      long double sum = 0;
+      for (std::int64_t j = 0; j < c.d; ++j) sum += static_cast<long double>(dense(i, j)) * huge(3, j);
+      fits &= std::abs(sum) < static_cast<long double>(limits::max()) * 0.999L;
+    }
+    INFO("image fits: " << fits);
+    if (fits) {
+      op.apply<T>(huge, y);
+      for (T v : y.flat()) REQUIRE(std::isfinite(v));
+    } else {
+      REQUIRE_THROWS_AS(op.apply<T>(huge, y), numerical_error);
+      REQUIRE_THROWS_WITH(op.apply<T>(huge, y),
+                          Catch::Contains(fmt::format("sketch {} apply: row 3: the image exceeds", to_string(c.kind))));
+    }
+    // Rows of zeros map to zeros.
+    Matrix<T> zeros(3, c.d), image(3, c.k);
+    image.view().fill(T(1));
+    op.apply<T>(zeros, image);
+    for (T v : image.flat()) REQUIRE(v == T(0));
+  }
+}
+
+TEST_CASE("Operator descriptions round-trip through an archive", "[sketch][io]") {
+  const TempDir dir("sketch-description");
+  for (const auto& c : kSmallCases) {
+    INFO(name(c));
+    const auto op = make(c, 77, c.kind != SketchKind::srht);
+    ArchiveWriter writer("lowdim.test_operator", 1);
+    op.save_description(writer, "sketch.");
+    writer.put("other", std::int64_t{5});
+    writer.save(dir.file("op.ldm"));
+    const ArchiveReader reader(dir.file("op.ldm"), "lowdim.test_operator");
+    const auto back = SketchOperator::load_description(reader, "sketch.", "test");
+    REQUIRE(back.kind() == op.kind());
+    REQUIRE(back.input_dim() == op.input_dim());
+    REQUIRE(back.output_dim() == op.output_dim());
+    REQUIRE(back.seed() == op.seed());
+    REQUIRE(back.options().jl_scaling == op.options().jl_scaling);
+    REQUIRE(back.options().row_norms == op.options().row_norms);
+    REQUIRE(max_abs_diff<double>(back.materialize<double>(), op.materialize<double>()) == 0);
+  }
+  ArchiveWriter bad("lowdim.test_operator", 1);
+  bad.put("kind", std::string("orthogonal"));
+  bad.put("input_dim", std::int64_t{10});
+  bad.put("output_dim", std::int64_t{3});
+  bad.put("seed", std::int64_t{1});
+  bad.put("density", 0.5);
+  bad.put("jl_scaling", std::int64_t{1});
+  bad.save(dir.file("bad.ldm"));
+  const ArchiveReader reader(dir.file("bad.ldm"), "lowdim.test_operator");
+  REQUIRE_THROWS_AS(SketchOperator::load_description(reader, "", "loading bad.ldm"), io_error);
+  REQUIRE_THROWS_WITH(SketchOperator::load_description(reader, "", "loading bad.ldm"),
+                      Catch::Contains("loading bad.ldm: invalid sketch description: sketch orthogonal: the kind has no "
+                                      "density option"));
 }

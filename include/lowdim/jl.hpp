@@ -94,6 +94,7 @@ class LOWDIM_API RandomProjection {
  private:
   struct State;
   std::unique_ptr<State> state_;
+  void adopt(SketchOperator op);
   const State& checked(const char* what) const;
 };
 
@@ -112,6 +113,8 @@ struct DistortionOptions {
   double eps = 0.1;
   std::int64_t pairs = 10000;
   std::uint64_t seed = 0;
+  /// Options shared by the kinds: each kind takes those it reads (SketchKind::own_options);
+  /// one that none of the kinds reads is an invalid_argument.
   SketchOptions sketch = {};
   /// Keep every pair's ratio in the results (for plots).
   bool keep_ratios = false;

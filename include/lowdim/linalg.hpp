@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace lowdim {
@@ -26,6 +27,12 @@ using In = std::type_identity_t<ConstMatrixView<T>>;
 enum class Op { none, transpose };
 enum class Side { left, right };
 enum class Triangle { lower, upper };
+
+/// Instruction set of lowdim's dense product kernel (behind the dense sketches, whitening and
+/// the other reproducible products): "avx512", "avx2" or "generic", fixed at start-up; the
+/// environment variable LOWDIM_KERNEL=avx2|generic selects a lesser one. Every element is the
+/// same fma chain with avx512 and avx2, so they agree bit for bit.
+LOWDIM_API std::string_view dense_kernel_isa() noexcept;
 
 namespace linalg {
 

@@ -16,10 +16,50 @@
 
 namespace lowdim {
 
+/// The stream ids of lowdim's random objects, in one registry so that no two uses share a
+/// stream by accident. A value is fixed once released: changing it changes every result
+/// drawn from it. Modules add their ids here, never as constants of their own.
+enum class StreamId : std::uint64_t {
+  // rsvd
+  rsvd_range = 1,          ///< Ω of the range finder, block Krylov and Nyström
+  rsvd_qb = 2,             ///< Ω_i of adaptive QB
+  streaming_omega = 3,     ///< single-pass sketch test matrices Ω, Ψ, Υ, Φ, Θ
+  streaming_psi = 4,
+  streaming_upsilon = 5,
+  streaming_phi = 6,
+  streaming_theta = 7,
+  krylov_fallback = 9,     ///< replacement blocks when a Krylov space is exhausted
+  // operators
+  sketch_gaussian = 0x5301,
+  sketch_rademacher = 0x5302,
+  sketch_sparse = 0x5303,
+  sketch_srht_signs = 0x5304,
+  sketch_srht_rows = 0x5305,
+  sketch_countsketch = 0x5306,
+  sketch_orthogonal = 0x5307,        ///< Gaussian blocks whose Q factors are the ORF rows
+  sketch_row_norms = 0x5308,         ///< χ(d) row norms of orthogonal and simplex
+  sketch_hadamard_signs = 0x5309,    ///< D₁, D₂, D₃ of structured_orthogonal / hadamard_rotation
+  sketch_simplex_rotation = 0x530A,  ///< the random rotations of simplex blocks
+  // jl
+  jl_pairs = 0x4A4C01,
+};
+
+/// The uniform double in [0, 1) that 64 random bits give: their top 53 bits.
+constexpr double uniform_from_bits(std::uint64_t bits) noexcept {
+  return static_cast<double>(bits >> 11) * (1.0 / 9007199254740992.0);
+}
+/// The uniform integer in [0, n) that 64 random bits give (multiply-shift; bias below n / 2⁶⁴).
+constexpr std::uint64_t below_from_bits(std::uint64_t bits, std::uint64_t n) noexcept {
+  __extension__ using u128 = unsigned __int128;
+  return static_cast<std::uint64_t>((static_cast<u128>(bits) * n) >> 64);
+}
+
 class LOWDIM_API RandomStream {
  public:
   constexpr explicit RandomStream(std::uint64_t seed, std::uint64_t stream = 0) noexcept
       : seed_(seed), stream_(stream) {}
+  constexpr RandomStream(std::uint64_t seed, StreamId stream) noexcept
+      : seed_(seed), stream_(static_cast<std::uint64_t>(stream)) {}
 
   std::uint64_t seed() const noexcept { return seed_; }
   std::uint64_t stream() const noexcept { return stream_; }

@@ -174,8 +174,16 @@ const char* lowdim_last_error(void) { return last_error.c_str(); }
 const char* lowdim_version(void) { return lowdim::version(); }
 void lowdim_set_num_threads(int threads) { lowdim::linalg::set_num_threads(threads); }
 
+const char* lowdim_sketch_kind_names(void) {
+  static const std::string names = lowdim::sketch_kind_names();
+  return names.c_str();
+}
 int lowdim_sketch_create(const char* kind, int64_t input_dim, int64_t output_dim, uint64_t seed, double density,
                          int jl_scaling, lowdim_sketch** out) {
+  return lowdim_sketch_create_with_norms(kind, input_dim, output_dim, seed, density, jl_scaling, nullptr, out);
+}
+int lowdim_sketch_create_with_norms(const char* kind, int64_t input_dim, int64_t output_dim, uint64_t seed,
+                                    double density, int jl_scaling, const char* row_norms, lowdim_sketch** out) {
   return guarded([&] {
     require(out, "lowdim_sketch_create", "out");
     *out = nullptr;
@@ -183,10 +191,20 @@ int lowdim_sketch_create(const char* kind, int64_t input_dim, int64_t output_dim
     lowdim::SketchOptions options;
     options.density = density;
     options.jl_scaling = jl_scaling != 0;
+    if (row_norms != nullptr) options.row_norms = lowdim::parse_row_norms(row_norms);
     lowdim::SketchOperator op(lowdim::parse_sketch_kind(kind), input_dim, output_dim, seed, options);
     *out = new lowdim_sketch{std::move(op)};
   });
 }
+int lowdim_sketch_materialized(const lowdim_sketch* sketch, lowdim_sketch** out) {
+  return guarded([&] {
+    require(out, "lowdim_sketch_materialized", "out");
+    *out = nullptr;
+    require(sketch, "lowdim_sketch_materialized", "sketch");
+    *out = new lowdim_sketch{sketch->op.materialized()};
+  });
+}
+double lowdim_sketch_gram_scale(const lowdim_sketch* sketch) { return sketch ? sketch->op.gram_scale() : -1.0; }
 void lowdim_sketch_destroy(lowdim_sketch* sketch) { delete sketch; }
 int64_t lowdim_sketch_input_dim(const lowdim_sketch* sketch) { return sketch ? sketch->op.input_dim() : -1; }
 int64_t lowdim_sketch_output_dim(const lowdim_sketch* sketch) { return sketch ? sketch->op.output_dim() : -1; }

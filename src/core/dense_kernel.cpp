@@ -3,6 +3,7 @@
 #include "detail/dense_kernel.hpp"
 
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include "lowdim/error.hpp"
-#include "lowdim/sketch.hpp"
+#include "lowdim/linalg.hpp"
 
 namespace lowdim {
 namespace detail {
@@ -106,6 +107,42 @@ LOWDIM_MICRO_KERNEL(micro_avx512, "avx512f")
 #undef LOWDIM_STORE
 #undef LOWDIM_ROWS
 
+// One row of C over four full panels at once (a row vector times packed B: one LSH query,
+// one attention step). The row micro-kernel above keeps two accumulators, so its fma chains
+// wait on each other's latency; eight independent chains keep the FMA units busy. Each
+// element is still the one chain over t in order: the same bits.
+#define LOWDIM_ROW_KERNEL(NAME, TARGET)                                                                     \
+  template <class Ops>                                                                                    \
+  [[gnu::target(TARGET)]] void NAME(const typename Ops::T* a, std::int64_t inner, const typename Ops::T* p0, \
+                                    std::int64_t panel_stride, typename Ops::T* c, bool load) {             \
+    constexpr int L = Ops::lanes, W = 2 * L;                                                              \
+    const auto* p1 = p0 + panel_stride;                                                                   \
+    const auto* p2 = p1 + panel_stride;                                                                   \
+    const auto* p3 = p2 + panel_stride;                                                                   \
+    auto zero = Ops::set1(0);                                                                             \
+    auto c0 = load ? Ops::load(c) : zero, c1 = load ? Ops::load(c + L) : zero;                            \
+    auto c2 = load ? Ops::load(c + W) : zero, c3 = load ? Ops::load(c + W + L) : zero;                    \
+    auto c4 = load ? Ops::load(c + 2 * W) : zero, c5 = load ? Ops::load(c + 2 * W + L) : zero;            \
+    auto c6 = load ? Ops::load(c + 3 * W) : zero, c7 = load ? Ops::load(c + 3 * W + L) : zero;            \
+    for (std::int64_t t = 0; t < inner; ++t) {                                                            \
+      const auto x = Ops::set1(a[t]);                                                                     \
+      c0 = Ops::fma(x, Ops::load(p0 + t * W), c0);                                                        \
+      c1 = Ops::fma(x, Ops::load(p0 + t * W + L), c1);                                                    \
+      c2 = Ops::fma(x, Ops::load(p1 + t * W), c2);                                                        \
+      c3 = Ops::fma(x, Ops::load(p1 + t * W + L), c3);                                                    \
+      c4 = Ops::fma(x, Ops::load(p2 + t * W), c4);                                                        \
+      c5 = Ops::fma(x, Ops::load(p2 + t * W + L), c5);                                                    \
+      c6 = Ops::fma(x, Ops::load(p3 + t * W), c6);                                                        \
+      c7 = Ops::fma(x, Ops::load(p3 + t * W + L), c7);                                                    \
+    }                                                                                                     \
+    Ops::store(c, c0), Ops::store(c + L, c1), Ops::store(c + W, c2), Ops::store(c + W + L, c3);            \
+    Ops::store(c + 2 * W, c4), Ops::store(c + 2 * W + L, c5);                                             \
+    Ops::store(c + 3 * W, c6), Ops::store(c + 3 * W + L, c7);                                             \
+  }
+LOWDIM_ROW_KERNEL(row4_avx2, "avx2,fma")
+LOWDIM_ROW_KERNEL(row4_avx512, "avx512f")
+#undef LOWDIM_ROW_KERNEL
+
 // Portable micro-kernel: separate multiply and add (ISO C++ does not contract them).
 template <class T, int W, int R, bool kTransA>
 void micro_generic(const T* a, std::int64_t lda, std::int64_t inner, const T* panel, T* c, std::int64_t ldc,
@@ -129,11 +166,16 @@ void micro_generic(const T* a, std::int64_t lda, std::int64_t inner, const T* pa
 template <class T>
 using MicroFn = void (*)(const T*, std::int64_t, std::int64_t, const T*, T*, std::int64_t, std::int64_t, bool);
 
+// One row over four full panels (row4_*): a, inner, first panel, panel stride, c, load.
+template <class T>
+using RowFn = void (*)(const T*, std::int64_t, const T*, std::int64_t, T*, bool);
+
 template <class T>
 struct Family {
   int rows = 0;            // rows per full call
   std::int64_t width = 0;  // panel width W
   MicroFn<T> call[13] = {};  // call[r]: r rows
+  RowFn<T> row4 = nullptr;   // one non-transposed row over four panels (SIMD families)
 };
 
 template <class T, bool kTransA, template <int> class Pick, int... Rs>
@@ -170,11 +212,19 @@ template <class T, bool kTransA>
 const Family<T>& family() {
   static const Family<T> f = [] {
     constexpr std::int64_t lanes256 = 32 / sizeof(T);
+    using Avx512Ops = typename Pickers<T>::Avx512Ops;
+    using Avx2Ops = typename Pickers<T>::Avx2Ops;
     switch (isa()) {
-      case Isa::avx512:
-        return make_family<T, kTransA, Pickers<T>::template Avx512>(4 * lanes256, std::make_integer_sequence<int, 12>());
-      case Isa::avx2:
-        return make_family<T, kTransA, Pickers<T>::template Avx2>(2 * lanes256, std::make_integer_sequence<int, 6>());
+      case Isa::avx512: {
+        auto f = make_family<T, kTransA, Pickers<T>::template Avx512>(4 * lanes256, std::make_integer_sequence<int, 12>());
+        if (!kTransA) f.row4 = &row4_avx512<Avx512Ops>;
+        return f;
+      }
+      case Isa::avx2: {
+        auto f = make_family<T, kTransA, Pickers<T>::template Avx2>(2 * lanes256, std::make_integer_sequence<int, 6>());
+        if (!kTransA) f.row4 = &row4_avx2<Avx2Ops>;
+        return f;
+      }
       default:
         return make_family<T, kTransA, Pickers<T>::template Generic>(2 * lanes256, std::make_integer_sequence<int, 6>());
     }
@@ -202,12 +252,13 @@ template <class T>
   centre_loop(a, lda, rows, cols, centre, scratch);
 }
 
-// Rows [r0, r1) of C over every inner block and panel. With p.centre, each block of A is
+// Rows [r0, r1) of C over every inner block and panels [q_begin, q_end). With p.centre, each block of A is
 // first centred into `scratch` (kRowTile × kInnerBlock).
 template <class T, bool kTransA>
-void row_tile(const DenseProduct<T>& p, std::int64_t r0, std::int64_t r1, T* scratch) {
+void row_tile(const DenseProduct<T>& p, std::int64_t r0, std::int64_t r1, std::int64_t q_begin, std::int64_t q_end,
+              T* scratch) {
   const Family<T>& f = family<T, kTransA>();
-  const std::int64_t W = f.width, panels = (p.n + W - 1) / W;
+  const std::int64_t W = f.width, panels = q_end;
   for (std::int64_t t0 = 0; t0 < p.inner; t0 += kInnerBlock) {
     const std::int64_t tb = std::min(kInnerBlock, p.inner - t0);
     const bool load = p.accumulate || t0 > 0;
@@ -222,7 +273,11 @@ void row_tile(const DenseProduct<T>& p, std::int64_t r0, std::int64_t r1, T* scr
       a = scratch;
       lda = tb;
     }
-    for (std::int64_t q = 0; q < panels; ++q) {
+    std::int64_t q = q_begin;
+    if (r1 - r0 == 1 && f.row4 != nullptr && !p.upper && !kTransA)
+      for (; q + 4 <= panels && (q + 4) * W <= p.n; q += 4)
+        f.row4(a, tb, p.packed + (q * p.inner + t0) * W, p.inner * W, p.c + r0 * p.ldc + q * W, load);
+    for (; q < panels; ++q) {
       const T* panel = p.packed + (q * p.inner + t0) * W;
       const std::int64_t width = std::min(W, p.n - q * W);
       for (std::int64_t r = r0; r < r1; r += f.rows) {
@@ -278,20 +333,32 @@ void multiply_packed(const DenseProduct<T>& p) {
       for (std::int64_t r = 0; r < p.m; ++r) std::fill_n(p.c + r * p.ldc, p.n, T(0));
     return;
   }
+  // Tasks: tiles of kRowTile rows over every panel; a product with one row tile but many
+  // panels (a few rows times a wide B: one query) is split into groups of panels instead.
+  // Who computes an element never changes how: the bits do not depend on the split.
+  const std::int64_t W = panel_width<T>(), panels = (p.n + W - 1) / W;
   const std::int64_t tiles = (p.m + kRowTile - 1) / kRowTile;
-  const bool parallel = tiles > 1 && static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.inner) > 2e5;
-#pragma omp parallel if (parallel)
-  {
-    std::vector<T> scratch(p.centre ? static_cast<std::size_t>(kRowTile * kInnerBlock) : 0);
+  const double work = static_cast<double>(p.m) * static_cast<double>(p.n) * static_cast<double>(p.inner);
+  const std::int64_t groups =
+      tiles == 1 && !p.upper && work > 2e5 ? std::clamp<std::int64_t>(panels / 4, 1, 8) : 1;
+  const std::int64_t per_group = (panels + groups - 1) / groups;
+  const std::int64_t tasks = tiles * groups;
+  const bool parallel = tasks > 1 && work > 2e5;
+  const int threads = parallel ? omp_get_max_threads() : 1;
+  const std::size_t scratch_size = p.centre ? static_cast<std::size_t>(kRowTile * kInnerBlock) : 0;
+  std::vector<T> scratch(scratch_size * static_cast<std::size_t>(threads));
+  // Shapes were checked by the callers and nothing below allocates: no exception leaves the region.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (parallel)
+  for (std::int64_t task = 0; task < tasks; ++task) {
     // Upper-triangle products: the first tiles carry the most panels; dynamic order balances.
-#pragma omp for schedule(dynamic, 1)
-    for (std::int64_t t = 0; t < tiles; ++t) {
-      const std::int64_t r0 = t * kRowTile, r1 = std::min(p.m, r0 + kRowTile);
-      if (p.a_transposed)
-        row_tile<T, true>(p, r0, r1, scratch.data());
-      else
-        row_tile<T, false>(p, r0, r1, scratch.data());
-    }
+    const std::int64_t t = task / groups, g = task % groups;
+    const std::int64_t r0 = t * kRowTile, r1 = std::min(p.m, r0 + kRowTile);
+    const std::int64_t q0 = g * per_group, q1 = std::min(panels, q0 + per_group);
+    T* tile_scratch = scratch.data() + scratch_size * static_cast<std::size_t>(omp_get_thread_num());
+    if (p.a_transposed)
+      row_tile<T, true>(p, r0, r1, q0, q1, tile_scratch);
+    else
+      row_tile<T, false>(p, r0, r1, q0, q1, tile_scratch);
   }
 }
 

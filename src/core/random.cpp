@@ -33,7 +33,6 @@ inline std::uint64_t join(std::uint32_t lo, std::uint32_t hi) noexcept {
   return static_cast<std::uint64_t>(lo) | (static_cast<std::uint64_t>(hi) << 32);
 }
 
-constexpr double kTwoPow53Inv = 1.0 / 9007199254740992.0;  // 2⁻⁵³
 constexpr float kTwoPow24Inv = 1.0f / 16777216.0f;         // 2⁻²⁴
 
 // Normals come in groups: group g is the 2·kGroup numbers of indices
@@ -214,7 +213,7 @@ void uniform_run(const RandomStream& s, std::uint64_t index, std::int64_t count,
       if constexpr (std::is_same_v<T, float>) {
         out[j + t] = static_cast<float>(bits >> 40) * kTwoPow24Inv;
       } else {
-        out[j + t] = static_cast<double>(bits >> 11) * kTwoPow53Inv;
+        out[j + t] = uniform_from_bits(bits);
       }
     }
     j += take;
@@ -264,13 +263,10 @@ std::uint64_t RandomStream::bits64(std::uint64_t index) const noexcept {
 }
 
 std::uint64_t RandomStream::below(std::uint64_t index, std::uint64_t n) const noexcept {
-  __extension__ using u128 = unsigned __int128;
-  return static_cast<std::uint64_t>((static_cast<u128>(bits64(index)) * n) >> 64);
+  return below_from_bits(bits64(index), n);
 }
 
-double RandomStream::uniform(std::uint64_t index) const noexcept {
-  return static_cast<double>(bits64(index) >> 11) * kTwoPow53Inv;
-}
+double RandomStream::uniform(std::uint64_t index) const noexcept { return uniform_from_bits(bits64(index)); }
 
 double RandomStream::normal(std::uint64_t index) const noexcept {
   double value;

@@ -15,7 +15,6 @@
 namespace lowdim {
 namespace {
 
-constexpr std::uint64_t kStreamPairs = 0x4A4C01;
 
 void check_eps(double eps, const char* function) {
   LOWDIM_CHECK(eps > 0 && eps < 1, "{}: eps = {} is outside (0, 1)", function, eps);
@@ -112,8 +111,6 @@ struct RandomProjection::State {
 
   State(const RandomProjectionOptions& o, SketchOperator s) : options(o), op(std::move(s)) {}
 
-  bool orthogonal() const { return op.kind() == SketchKind::srht && op.padded_dim() == op.input_dim(); }
-
   const Matrix<double>& pinv_double() const {
     std::lock_guard lock(mutex);
     return pinv_double_locked();
@@ -125,10 +122,13 @@ struct RandomProjection::State {
       const std::int64_t block = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / k);
       for (std::int64_t j0 = 0; j0 < d; j0 += block) {
         const auto columns = op.materialize_columns<double>(j0, std::min(block, d - j0));
-        linalg::syrk<double>(Op::none, 1.0, columns, 1.0, gram);
+        linalg::gemm_reproducible<double>(Op::none, Op::transpose, 1.0, columns, columns, 1.0, gram);
       }
       std::vector<double> w(static_cast<std::size_t>(k));
-      linalg::eigh<double>(gram, w);
+      {
+        const linalg::SequentialBlas sequential;  // the same bits on any thread count
+        linalg::eigh<double>(gram, w);
+      }
       // Eigenvalues below w_max·max(d, k)·eps are treated as zero (rank deficiency,
       // e.g. k > d or an empty countsketch bucket), as numpy's matrix_rank does.
       const double tol = w.back() * static_cast<double>(std::max(d, k)) * std::numeric_limits<double>::epsilon();
@@ -139,7 +139,7 @@ struct RandomProjection::State {
           scaled(i, j) = wj > tol ? gram(i, j) / wj : 0.0;
         }
       auto pinv = std::make_unique<Matrix<double>>(k, k);
-      linalg::gemm<double>(Op::none, Op::transpose, 1.0, scaled, gram, 0.0, *pinv);
+      linalg::gemm_reproducible<double>(Op::none, Op::transpose, 1.0, scaled, gram, 0.0, *pinv);
       gram_pinv = std::move(pinv);
     }
     return *gram_pinv;
@@ -176,6 +176,15 @@ void RandomProjection::fit(std::int64_t input_dim, const RandomProjectionOptions
                                    SketchOperator(options.kind, input_dim, resolved.k, options.seed, options.sketch));
 }
 
+void RandomProjection::adopt(SketchOperator op) {
+  RandomProjectionOptions options;
+  options.kind = op.kind();
+  options.k = op.output_dim();
+  options.seed = op.seed();
+  options.sketch = op.options();
+  state_ = std::make_unique<State>(options, std::move(op));
+}
+
 bool RandomProjection::fitted() const noexcept { return state_ != nullptr; }
 
 const RandomProjection::State& RandomProjection::checked(const char* what) const {
@@ -210,22 +219,46 @@ void RandomProjection::inverse_transform(In<T> y, MatrixView<T> x) const {
                      y.rows(), s.op.input_dim());
   if (y.rows() == 0) return;
   check_finite(y, "RandomProjection::inverse_transform: input");
-  if (s.orthogonal()) {
-    // S Sᵀ = (d/k)·I, so S⁺ = (k/d)·Sᵀ.
-    s.op.apply_transpose<T>(y, x);
-    const T factor = static_cast<T>(static_cast<double>(k) / static_cast<double>(s.op.input_dim()));
-    for (std::int64_t i = 0; i < x.rows(); ++i)
+  // The preimage is linear in each row: row i is scaled by 2^e_i (its largest entry into
+  // [1, 2)) and its preimage scaled back. Powers of two are exact, so ordinary rows give the
+  // same bits as unscaled, and rows near the type's limits neither overflow on the way nor
+  // lose bits in the denormals.
+  const std::int64_t n = y.rows();
+  auto z = Matrix<T>::uninitialized(n, k);
+  std::vector<int> exponent(static_cast<std::size_t>(n), 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    T largest = 0;
+    for (std::int64_t j = 0; j < k; ++j) largest = std::max(largest, std::abs(y(i, j)));
+    const int e = largest > 0 ? -std::ilogb(largest) : 0;
+    exponent[static_cast<std::size_t>(i)] = e;
+    for (std::int64_t j = 0; j < k; ++j) z(i, j) = std::ldexp(y(i, j), e);
+  }
+  if (s.op.orthogonal()) {
+    // S Sᵀ = c·I, so S⁺ = Sᵀ/c.
+    s.op.apply_transpose<T>(z, x);
+    const T factor = static_cast<T>(1.0 / s.op.gram_scale());
+    for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t j = 0; j < x.cols(); ++j) x(i, j) *= factor;
-    return;
-  }
-  // S⁺ y = Sᵀ (S Sᵀ)⁺ y, row by row: X = (Y·G⁺)·S.
-  auto z = Matrix<T>::uninitialized(y.rows(), k);
-  if constexpr (std::is_same_v<T, float>) {
-    linalg::gemm<float>(Op::none, Op::none, 1.0f, y, s.pinv_float(), 0.0f, z);
   } else {
-    linalg::gemm<double>(Op::none, Op::none, 1.0, y, s.pinv_double(), 0.0, z);
+    // S⁺ y = Sᵀ (S Sᵀ)⁺ y, row by row: X = (Y·G⁺)·S.
+    auto w = Matrix<T>::uninitialized(n, k);
+    if constexpr (std::is_same_v<T, float>) {
+      linalg::gemm_reproducible<float>(Op::none, Op::none, 1.0f, z, s.pinv_float(), 0.0f, w);
+    } else {
+      linalg::gemm_reproducible<double>(Op::none, Op::none, 1.0, z, s.pinv_double(), 0.0, w);
+    }
+    s.op.apply_transpose<T>(w, x);
   }
-  s.op.apply_transpose<T>(z, x);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const int e = exponent[static_cast<std::size_t>(i)];
+    for (std::int64_t j = 0; j < x.cols(); ++j) {
+      const T v = std::ldexp(x(i, j), -e);
+      if (!std::isfinite(v))
+        LOWDIM_THROW(numerical_error, "RandomProjection::inverse_transform: row {}: the preimage exceeds the {} range",
+                     i, sizeof(T) == 4 ? "float32" : "float64");
+      x(i, j) = v;
+    }
+  }
 }
 
 template <class T>
@@ -252,7 +285,7 @@ std::vector<std::pair<std::int64_t, std::int64_t>> sample_pairs(std::int64_t n, 
     return out;
   }
   // Pair index t ↔ (a, b) with a < b, t = b(b − 1)/2 + a.
-  const auto indices = sample_without_replacement(total, pairs, RandomStream(seed, kStreamPairs));
+  const auto indices = sample_without_replacement(total, pairs, RandomStream(seed, StreamId::jl_pairs));
   out.reserve(indices.size());
   for (const std::int64_t t : indices) {
     auto b = static_cast<std::int64_t>((1 + std::sqrt(1 + 8.0 * static_cast<double>(t))) / 2);
@@ -293,9 +326,23 @@ class PairExperiment {
         used.push_back(i);
       }
     points_ = Matrix<T>::uninitialized(static_cast<std::int64_t>(used.size()), x.cols());
-    for (std::size_t i = 0; i < used.size(); ++i)
-      std::copy_n(x.row(used[i]), x.cols(), points_.row(static_cast<std::int64_t>(i)));
-    check_finite<T>(points_, "measure_distortion: input");
+    for (std::size_t i = 0; i < used.size(); ++i) {
+      const T* row = x.row(used[i]);
+      for (std::int64_t c = 0; c < x.cols(); ++c)
+        if (!std::isfinite(row[c]))
+          LOWDIM_THROW(invalid_argument, "measure_distortion: input: non-finite value {} at row {}, column {}",
+                       row[c], used[i], c);
+      std::copy_n(row, x.cols(), points_.row(static_cast<std::int64_t>(i)));
+    }
+    // Every figure is a ratio, invariant under scaling: the gathered copy is scaled by a
+    // power of two (largest entry into [1, 2)), so that data near the type's limits neither
+    // overflows in the projection and the squared distances nor loses bits in the denormals.
+    T largest = 0;
+    for (const T v : points_.flat()) largest = std::max(largest, std::abs(v));
+    if (largest > 0) {
+      const int e = -std::ilogb(largest);
+      for (T& v : points_.flat()) v = std::ldexp(v, e);
+    }
     norms2_ = squared_norms(points_);
     // Exact geometry in double; pairs at distance zero are dropped and counted.
     for (const auto& [a, b] : sampled) {
@@ -320,7 +367,7 @@ class PairExperiment {
   std::int64_t zero_pairs() const { return zero_pairs_; }
 
   DistortionResult evaluate(SketchKind kind, std::int64_t k, bool keep_ratios) const {
-    const SketchOperator op(kind, points_.cols(), k, options_.seed, options_.sketch);
+    const SketchOperator op(kind, points_.cols(), k, options_.seed, kind.own_options(options_.sketch));
     auto y = Matrix<T>::uninitialized(points_.rows(), k);
     op.apply<T>(points_, y.view());
     const auto proj_norms2 = squared_norms(y);
@@ -410,8 +457,25 @@ class PairExperiment {
   std::int64_t zero_pairs_ = 0;
 };
 
-bool kind_accepts(SketchKind kind, std::int64_t d, std::int64_t k) {
-  return k >= 1 && (kind != SketchKind::srht || k <= d);
+
+
+// Options shared by a list of kinds go to the kinds that read them; an option none of them
+// reads, or one a kind refuses, is an error here rather than a silently skipped kind.
+void check_kinds_and_options(const std::vector<SketchKind>& kinds, std::int64_t d, const SketchOptions& shared,
+                             const char* who) {
+  std::string names;
+  bool density = false, row_norms = false;
+  for (const auto kind : kinds) {
+    names += (names.empty() ? "" : ", ") + std::string(kind.name());
+    density |= kind.uses_density();
+    row_norms |= kind.uses_row_norms();
+    const std::string why = kind.check(d, 1, kind.own_options(shared));
+    if (!why.empty()) throw invalid_argument(fmt::format("{}: {}", who, why));
+  }
+  LOWDIM_CHECK(shared.density == 0 || density, "{}: density {} is given, but none of the kinds ({}) takes one", who,
+               shared.density, names);
+  LOWDIM_CHECK(shared.row_norms == RowNorms::chi || row_norms,
+               "{}: row norms are given, but none of the kinds ({}) takes them", who, names);
 }
 
 }  // namespace
@@ -432,12 +496,16 @@ DistortionReport measure_distortion(In<T> x, const DistortionOptions& options) {
   report.min_dim_bound = min_dim(x.rows(), options.eps);
   LOWDIM_CHECK(report.pairs > 0, "measure_distortion: all {} sampled pairs are at distance zero",
                report.zero_distance_pairs);
+  check_kinds_and_options(options.kinds, x.cols(), options.sketch, "measure_distortion");
+  // Dimensions a kind rejects (srht: k > d) are skipped.
   std::int64_t total = 0, done = 0;
   for (auto kind : options.kinds)
-    for (auto k : options.dims) total += kind_accepts(kind, x.cols(), k);
+    for (auto k : options.dims) total += kind.accepts(x.cols(), k, kind.own_options(options.sketch));
+  LOWDIM_CHECK(total > 0, "measure_distortion: no kind accepts any of the output dimensions for d = {}: {}", x.cols(),
+               options.kinds.front().check(x.cols(), options.dims.front(), options.kinds.front().own_options(options.sketch)));
   for (auto kind : options.kinds)
     for (auto k : options.dims) {
-      if (!kind_accepts(kind, x.cols(), k)) continue;
+      if (!kind.accepts(x.cols(), k, kind.own_options(options.sketch))) continue;
       report.results.push_back(experiment.evaluate(kind, k, options.keep_ratios));
       if (options.progress) options.progress(++done, total);
     }
@@ -455,8 +523,9 @@ SmallestDim smallest_dim(In<T> x, SketchKind kind, double eps, double fraction, 
   LOWDIM_CHECK(experiment.pairs() > 0, "smallest_dim: all {} sampled pairs are at distance zero",
                experiment.zero_pairs());
   const std::int64_t limit = max_k == 0 ? x.cols() : max_k;
-  LOWDIM_CHECK(kind_accepts(kind, x.cols(), limit), "smallest_dim: {} does not accept k = {} for d = {}",
-               to_string(kind), limit, x.cols());
+  check_kinds_and_options({kind}, x.cols(), options.sketch, "smallest_dim");
+  LOWDIM_CHECK(kind.accepts(x.cols(), limit, kind.own_options(options.sketch)),
+               "smallest_dim: {} does not accept k = {} for d = {}", to_string(kind), limit, x.cols());
   SmallestDim out;
   out.min_dim_bound = min_dim(x.rows(), eps);
   std::map<std::int64_t, double> seen;

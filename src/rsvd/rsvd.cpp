@@ -192,19 +192,15 @@ bool generated_here(SketchKind kind) { return kind == SketchKind::gaussian || ki
 template <class T>
 void fill_test_matrix(MatrixView<T> omega, SketchKind kind, std::uint64_t seed, std::uint64_t stream,
                       std::uint64_t first) {
-  switch (kind) {
-    case SketchKind::gaussian:
-      fill_normal<T>(omega, RandomStream(seed, stream), first);
-      return;
-    case SketchKind::rademacher:
-      fill_rademacher<T>(omega, RandomStream(seed, stream), first);
-      return;
-    default: {
-      const SketchOperator op(kind, omega.rows(), omega.cols(), operator_seed(seed, stream, first),
-                              {.jl_scaling = false});
-      const auto s = op.materialize<T>();
-      linalg::transpose<T>(s.cview(), omega);
-    }
+  if (kind == SketchKind::gaussian) {
+    fill_normal<T>(omega, RandomStream(seed, stream), first);
+  } else if (kind == SketchKind::rademacher) {
+    fill_rademacher<T>(omega, RandomStream(seed, stream), first);
+  } else {
+    const SketchOperator op(kind, omega.rows(), omega.cols(), operator_seed(seed, stream, first),
+                            {.jl_scaling = false});
+    const auto s = op.materialize<T>();
+    linalg::transpose<T>(s.cview(), omega);
   }
 }
 

@@ -12,7 +12,9 @@ import lowdim
 class SketchTest(unittest.TestCase):
     def test_apply_matches_materialized_operator(self):
         x = np.random.default_rng(0).standard_normal((50, 64))
-        for kind in ("gaussian", "rademacher", "sparse", "srht", "countsketch"):
+        kinds = [name for name, _ in lowdim.sketch_kinds()]
+        self.assertIn("hadamard_rotation", kinds)
+        for kind in kinds:
             s = lowdim.Sketch(kind, 64, 16, seed=3)
             y = s.apply(x)
             self.assertEqual(y.shape, (50, 16))
@@ -40,6 +42,22 @@ class SketchTest(unittest.TestCase):
         c = lowdim.Sketch("srht", 30, 8, seed=6).apply(x)
         self.assertTrue(np.array_equal(a, b))
         self.assertFalse(np.array_equal(a, c))
+
+    def test_orthogonal_kinds_and_cached_form(self):
+        x = np.random.default_rng(4).standard_normal((7, 64)).astype(np.float32)
+        orf = lowdim.Sketch("orthogonal", 64, 32, seed=2, jl_scaling=False, row_norms="sqrt_d")
+        self.assertTrue(orf.orthogonal)
+        self.assertEqual(orf.gram_scale, 64.0)
+        s = orf.materialize()
+        np.testing.assert_allclose(s @ s.T, 64 * np.eye(32), atol=1e-10)
+        cached = orf.materialized()
+        self.assertTrue(cached.cached)
+        self.assertTrue(np.array_equal(cached.apply(x), orf.apply(x)))
+        self.assertTrue(np.array_equal(cached.apply(x[:1]), orf.apply(x)[:1]))
+        with self.assertRaisesRegex(ValueError, "no row-norm option"):
+            lowdim.Sketch("gaussian", 64, 8, row_norms="sqrt_d")
+        with self.assertRaisesRegex(ValueError, "no density option"):
+            lowdim.Sketch("orthogonal", 64, 8, density=0.5)
 
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "nonsense"):

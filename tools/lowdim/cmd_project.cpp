@@ -80,7 +80,7 @@ const RegisterCommand registered{"project", [](CLI::App& app) {
   auto args = std::make_shared<ProjectArgs>();
   cmd->add_option("--input", args->input, "Data file (.npy, IDX, .fvecs; .gz too), n x d")->required();
   cmd->add_option("--output", args->output, "Output .npy, n x k (float32, or float64 for float64 input)")->required();
-  cmd->add_option("--kind", args->kind, "gaussian, rademacher, sparse, srht or countsketch")->capture_default_str();
+  cmd->add_option("--kind", args->kind, "Operator kind: " + sketch_kind_names())->capture_default_str();
   cmd->add_option("--k", args->k, "Output dimension")->required();
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
   cmd->add_option("--density", args->density, "Non-zero fraction for rademacher/sparse (0: the kind's default)")

@@ -45,13 +45,12 @@ inline std::string xml_escape(const std::string& text) {
 }
 
 inline const char* kind_colour(SketchKind kind) {
-  switch (kind) {
-    case SketchKind::gaussian: return "#1f77b4";
-    case SketchKind::rademacher: return "#9467bd";
-    case SketchKind::sparse: return "#ff7f0e";
-    case SketchKind::srht: return "#2ca02c";
-    case SketchKind::countsketch: return "#d62728";
-  }
+  // The tab10 palette, by the kind's position in the registry.
+  static constexpr const char* palette[] = {"#1f77b4", "#9467bd", "#ff7f0e", "#2ca02c", "#d62728",
+                                            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  const auto kinds = sketch_kinds();
+  for (std::size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i] == kind) return palette[i % std::size(palette)];
   return "#444444";
 }
 

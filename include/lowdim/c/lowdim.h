@@ -43,10 +43,23 @@ LOWDIM_C_API void lowdim_set_num_threads(int threads);
 /* ---- Sketch operators: a random k × d matrix S, applied row by row (y = S x). ---- */
 typedef struct lowdim_sketch lowdim_sketch;
 
-/* kind: "gaussian", "rademacher", "sparse", "srht", "countsketch". density: 0 = the kind's
- * default. jl_scaling: nonzero = scaled so that E|Sx|² = |x|². */
+/* The registered kind names, comma-separated: "gaussian, rademacher, sparse, srht, countsketch,
+ * orthogonal, structured_orthogonal, hadamard_rotation, simplex". Static storage. */
+LOWDIM_C_API const char* lowdim_sketch_kind_names(void);
+/* kind: one of lowdim_sketch_kind_names(). density: 0 = the kind's default (only rademacher and
+ * sparse take another). jl_scaling: nonzero = scaled so that E|Sx|² = |x|². */
 LOWDIM_C_API int lowdim_sketch_create(const char* kind, int64_t input_dim, int64_t output_dim, uint64_t seed,
                                       double density, int jl_scaling, lowdim_sketch** out);
+/* As lowdim_sketch_create, with the row norms of orthogonal and simplex: "chi" or "sqrt_d"
+ * (NULL = "chi"; the other kinds refuse "sqrt_d"). */
+LOWDIM_C_API int lowdim_sketch_create_with_norms(const char* kind, int64_t input_dim, int64_t output_dim,
+                                                 uint64_t seed, double density, int jl_scaling,
+                                                 const char* row_norms, lowdim_sketch** out);
+/* The cached form of a sketch (same output bits; S or what is regenerated per call kept in
+ * memory, for small batches such as one query): a new handle, destroyed by the caller. */
+LOWDIM_C_API int lowdim_sketch_materialized(const lowdim_sketch* sketch, lowdim_sketch** out);
+/* c when S·Sᵀ = c·I (orthogonal rows of one norm), else 0; -1 for a NULL handle. */
+LOWDIM_C_API double lowdim_sketch_gram_scale(const lowdim_sketch* sketch);
 LOWDIM_C_API void lowdim_sketch_destroy(lowdim_sketch* sketch);
 LOWDIM_C_API int64_t lowdim_sketch_input_dim(const lowdim_sketch* sketch);
 LOWDIM_C_API int64_t lowdim_sketch_output_dim(const lowdim_sketch* sketch);
