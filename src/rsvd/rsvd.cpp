@@ -1,8 +1,8 @@
 // Randomized SVD family. The math and the measured defaults are in docs/rsvd.md.
 //
 // Every product with A is a BLAS GEMM through linalg; A is only read. Random
-// test matrices come from RandomStream(seed, stream id) with one stream id per
-// purpose (below). OpenBLAS is held single-threaded (SequentialBlas) and the big
+// test matrices come from RandomStream(seed, StreamId) with one stream id per
+// purpose (the StreamId registry in random.hpp). OpenBLAS is held single-threaded (SequentialBlas) and the big
 // products are split into fixed tiles (gemm_reproducible), so results are
 // bit-identical for a seed on any thread count.
 
@@ -21,9 +21,6 @@ namespace lowdim {
 namespace {
 
 // Stream ids: one per independent random object.
-constexpr std::uint64_t kStreamRange = 1;     // Ω of the range finder / Krylov / Nyström
-constexpr std::uint64_t kStreamQb = 2;        // Ω_i of adaptive QB (block i at offset i·n·b)
-constexpr std::uint64_t kStreamFallback = 9;  // replacement blocks when a Krylov space is exhausted
 
 template <class T>
 constexpr double eps = std::numeric_limits<T>::epsilon();
@@ -177,8 +174,8 @@ void check_rank(std::int64_t rank, std::int64_t m, std::int64_t n, const char* w
 
 // The seed of the SketchOperator standing for test matrix (stream, first) of a seed: a
 // splitmix64 mix, so blocks of adaptive QB get independent operators.
-std::uint64_t operator_seed(std::uint64_t seed, std::uint64_t stream, std::uint64_t first) noexcept {
-  std::uint64_t z = seed ^ (stream * 0x9E3779B97F4A7C15ULL) ^ (first * 0xD1B54A32D192ED03ULL);
+std::uint64_t operator_seed(std::uint64_t seed, StreamId stream, std::uint64_t first) noexcept {
+  std::uint64_t z = seed ^ (static_cast<std::uint64_t>(stream) * 0x9E3779B97F4A7C15ULL) ^ (first * 0xD1B54A32D192ED03ULL);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
@@ -190,7 +187,7 @@ bool generated_here(SketchKind kind) { return kind == SketchKind::gaussian || ki
 // first + r·l + c of RandomStream(seed, stream); the other kinds: Sᵀ of the SketchOperator
 // (kind, n → l, raw entries) whose seed mixes (seed, stream, first).
 template <class T>
-void fill_test_matrix(MatrixView<T> omega, SketchKind kind, std::uint64_t seed, std::uint64_t stream,
+void fill_test_matrix(MatrixView<T> omega, SketchKind kind, std::uint64_t seed, StreamId stream,
                       std::uint64_t first) {
   if (kind == SketchKind::gaussian) {
     fill_normal<T>(omega, RandomStream(seed, stream), first);
@@ -207,7 +204,7 @@ void fill_test_matrix(MatrixView<T> omega, SketchKind kind, std::uint64_t seed, 
 // Y (m × l) = A·Ω for the test matrix of (kind, seed, stream 0 offset 0): a GEMM with the
 // generated Ω, or the SketchOperator's matrix-free apply (srht: O(mn log n); sparse kinds: O(nnz)).
 template <class T>
-void sketch_range(In<T> a, MatrixView<T> y, SketchKind kind, std::uint64_t seed, std::uint64_t stream) {
+void sketch_range(In<T> a, MatrixView<T> y, SketchKind kind, std::uint64_t seed, StreamId stream) {
   if (generated_here(kind)) {
     auto omega = Matrix<T>::uninitialized(a.cols(), y.cols());
     fill_test_matrix<T>(omega.view(), kind, seed, stream, 0);
@@ -319,7 +316,7 @@ bool orthonormalize_against(In<T> basis, MatrixView<T> w, std::uint64_t seed, st
       replaced = true;
       // Three rounds could not separate W from range(basis): it lies inside it. Use fresh
       // directions (generic with probability one as c + b ≤ rows).
-      fill_normal<T>(w, RandomStream(seed, kStreamFallback), fallback_index * static_cast<std::uint64_t>(w.size()));
+      fill_normal<T>(w, RandomStream(seed, StreamId::krylov_fallback), fallback_index * static_cast<std::uint64_t>(w.size()));
       project_out<T>(basis, w);
       orth<T>(w);
     }
@@ -398,7 +395,7 @@ Matrix<T> range_finder_impl(In<T> a, std::int64_t l, int q, const RsvdOptions& o
   const std::int64_t m = a.rows(), n = a.cols();
   (void)who;
   auto y = Matrix<T>::uninitialized(m, l);
-  sketch_range<T>(a, y.view(), o.sketch, o.seed, kStreamRange);
+  sketch_range<T>(a, y.view(), o.sketch, o.seed, StreamId::rsvd_range);
   ++passes;
   auto z = Matrix<T>::uninitialized(n, l);
   for (int i = 0; i < q; ++i) {
@@ -574,10 +571,10 @@ SvdResult<T> block_krylov_svd(In<T> a_in, const KrylovOptions& o) {
     auto q1 = q.block(0, 0, rows, b);
     if (flip) {
       auto omega = Matrix<T>::uninitialized(cols, b);
-      fill_test_matrix<T>(omega.view(), o.sketch, o.seed, kStreamRange, 0);
+      fill_test_matrix<T>(omega.view(), o.sketch, o.seed, StreamId::rsvd_range, 0);
       apply(omega.view(), q1);
     } else {
-      sketch_range<T>(a, q1, o.sketch, o.seed, kStreamRange);
+      sketch_range<T>(a, q1, o.sketch, o.seed, StreamId::rsvd_range);
     }
     ++passes;
     orthonormalize_against<T>(ConstMatrixView<T>(q.data(), rows, 0, q.cols()), q1, o.seed, 0);
@@ -753,7 +750,7 @@ QbResult<T> adaptive_qb_impl(In<T> a, const QbOptions& o) {
     auto b_now = ConstMatrixView<T>(bm.data(), rank, n, n);
     auto sv = small.block(0, 0, rank, w);
     // Y = (A − QB)·Ω_i.
-    fill_test_matrix<T>(zv, o.sketch, o.seed, kStreamQb,
+    fill_test_matrix<T>(zv, o.sketch, o.seed, StreamId::rsvd_qb,
                         static_cast<std::uint64_t>(block) * static_cast<std::uint64_t>(n * b));
     mul<T>(a, zv, yv);
     ++passes;
@@ -1025,7 +1022,7 @@ EigResult<T> nystrom(In<T> a_in, const RsvdOptions& options) {
   const auto setup = check_rsvd<T>(a, options, who);
   const std::int64_t n = a.rows(), l = setup.l, k = options.rank;
   auto omega = Matrix<T>::uninitialized(n, l);
-  fill_test_matrix<T>(omega.view(), options.sketch, options.seed, kStreamRange, 0);
+  fill_test_matrix<T>(omega.view(), options.sketch, options.seed, StreamId::rsvd_range, 0);
   orth<T>(omega.view());
   auto y = Matrix<T>::uninitialized(n, l);
   mul<T>(a, omega.view(), y.view());
@@ -1078,13 +1075,12 @@ namespace {
 // Υ (k × m), Φ (s × m), Θ (q × m) are generated by row index of A: their transposes'
 // row i (Υᵀ row i = column i of Υ) has indices i·k … i·k + k − 1, so any chunking of the
 // rows sees the same numbers.
-constexpr std::uint64_t kStreamOmega = 3, kStreamPsi = 4, kStreamUpsilon = 5, kStreamPhi = 6, kStreamTheta = 7;
 constexpr std::int64_t kRegenerateRows = 4096;  // rows of Φᵀ / Θᵀ regenerated at a time in finalize
 
 // out (c × w) = Testᵀ·M for the row-indexed test matrix Test (c × m, stream id) and M (m × w),
 // by blocks of rows of M (fixed blocking: deterministic).
 template <class T>
-void row_indexed_product(std::uint64_t seed, std::uint64_t stream, std::int64_t c, In<T> mtx, MatrixView<T> out) {
+void row_indexed_product(std::uint64_t seed, StreamId stream, std::int64_t c, In<T> mtx, MatrixView<T> out) {
   const std::int64_t m = mtx.rows();
   auto block = Matrix<T>::uninitialized(std::min(kRegenerateRows, m), c);
   out.fill(T(0));
@@ -1122,8 +1118,8 @@ StreamingSketch<T>::StreamingSketch(std::int64_t rows, std::int64_t cols, const 
   w_.view().fill(T(0));
   omega_t_ = Matrix<T>::uninitialized(n_, k_);
   psi_t_ = Matrix<T>::uninitialized(n_, s_);
-  fill_normal<T>(omega_t_.view(), RandomStream(seed_, kStreamOmega));
-  fill_normal<T>(psi_t_.view(), RandomStream(seed_, kStreamPsi));
+  fill_normal<T>(omega_t_.view(), RandomStream(seed_, StreamId::streaming_omega));
+  fill_normal<T>(psi_t_.view(), RandomStream(seed_, StreamId::streaming_psi));
 }
 
 template <class T>
@@ -1172,16 +1168,16 @@ void StreamingSketch<T>::append(In<T> chunk) {
   mul<T>(chunk, omega_t_.view(), y_.row_block(seen_, h));
   // X += Υ(:, rows)·chunk, W += Θ(:, rows)·chunk.
   auto up = Matrix<T>::uninitialized(h, k_);
-  fill_normal<T>(up.view(), RandomStream(seed_, kStreamUpsilon), first * static_cast<std::uint64_t>(k_));
+  fill_normal<T>(up.view(), RandomStream(seed_, StreamId::streaming_upsilon), first * static_cast<std::uint64_t>(k_));
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), up.view(), chunk, T(1), x_.view());
   auto th = Matrix<T>::uninitialized(h, q_);
-  fill_normal<T>(th.view(), RandomStream(seed_, kStreamTheta), first * static_cast<std::uint64_t>(q_));
+  fill_normal<T>(th.view(), RandomStream(seed_, StreamId::streaming_theta), first * static_cast<std::uint64_t>(q_));
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), th.view(), chunk, T(1), w_.view());
   // Z += Φ(:, rows)·(chunk·Ψᵀ).
   auto cp = Matrix<T>::uninitialized(h, s_);
   mul<T>(chunk, psi_t_.view(), cp.view());
   auto ph = Matrix<T>::uninitialized(h, s_);
-  fill_normal<T>(ph.view(), RandomStream(seed_, kStreamPhi), first * static_cast<std::uint64_t>(s_));
+  fill_normal<T>(ph.view(), RandomStream(seed_, StreamId::streaming_phi), first * static_cast<std::uint64_t>(s_));
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), ph.view(), cp.view(), T(1), z_.view());
   seen_ += h;
 }
@@ -1198,7 +1194,7 @@ SvdResult<T> StreamingSketch<T>::finalize() const {
   orth<T>(p.view());
   // C = (ΦQ)† Z ((ΨP)†)ᵀ via thin QRs ΦQ = U₁R₁, ΨP = U₂R₂: C = R₁⁻¹ (U₁ᵀ Z U₂) R₂⁻ᵀ.
   auto phi_q = Matrix<T>::uninitialized(s_, k_);
-  row_indexed_product<T>(seed_, kStreamPhi, s_, q.view(), phi_q.view());
+  row_indexed_product<T>(seed_, StreamId::streaming_phi, s_, q.view(), phi_q.view());
   auto psi_p = Matrix<T>::uninitialized(s_, k_);
   linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), psi_t_.view(), p.view(), T(0), psi_p.view());
   auto r1 = Matrix<T>::uninitialized(k_, k_);
@@ -1216,7 +1212,7 @@ SvdResult<T> StreamingSketch<T>::finalize() const {
   out.passes = 1;
   // A-posteriori error: E‖Θ(A − Â)‖²_F = q‖A − Â‖²_F with W = ΘA.
   auto theta_u = Matrix<T>::uninitialized(q_, r_);
-  row_indexed_product<T>(seed_, kStreamTheta, q_, out.u.view(), theta_u.view());
+  row_indexed_product<T>(seed_, StreamId::streaming_theta, q_, out.u.view(), theta_u.view());
   for (std::int64_t i = 0; i < q_; ++i)
     for (std::int64_t j = 0; j < r_; ++j) theta_u(i, j) *= out.s[static_cast<std::size_t>(j)];
   auto resid = Matrix<T>::copy_of(w_.view());
