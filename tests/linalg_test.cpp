@@ -282,6 +282,80 @@ TEMPLATE_TEST_CASE("gemm_reproducible splits a wide C by columns and a long inne
   }
 }
 
+TEMPLATE_TEST_CASE("gemm_reproducible computes each element as its documented chain, whatever the split of C",
+                   "[linalg][reproducible][kernel]", float, double) {
+  using T = TestType;
+  // The contract: C(i, j) is a function of row i of op(A) and column j of alpha·op(B) alone —
+  // one fma chain per slice of 4096 inner indices, the first continuing from beta·C (from 0
+  // when beta = 0), the slices added in order. So one row, a block of rows, a block of
+  // columns or the whole C in one call give the same bits on any number of threads.
+  const bool fused = dense_kernel_isa() != "generic";
+  INFO("dense kernel " << dense_kernel_isa());
+  struct Shape {
+    std::int64_t m, n, k;
+  };
+  // k = 9000: three slices, the last partial; 24 × 16 takes the parallel-slices path, 300 × 40
+  // (k = 9000) the sliced block path, 205 × 70 (k = 300) one slice with partial panels.
+  for (const Shape sh : {Shape{205, 70, 300}, Shape{24, 16, 9000}, Shape{300, 40, 9000}, Shape{1, 33, 5000}}) {
+    for (Op oa : {Op::none, Op::transpose}) {
+      for (Op ob : {Op::none, Op::transpose}) {
+        for (const T beta : {T(0), T(1), T(0.75)}) {
+          INFO(sh.m << " x " << sh.n << " x " << sh.k << ", op(A) " << int(oa) << ", op(B) " << int(ob) << ", beta "
+                    << beta);
+          auto a = oa == Op::none ? gaussian<T>(sh.m, sh.k, 21) : gaussian<T>(sh.k, sh.m, 21);
+          auto b = ob == Op::none ? gaussian<T>(sh.k, sh.n, 22) : gaussian<T>(sh.n, sh.k, 22);
+          auto c0 = gaussian<T>(sh.m, sh.n, 23);
+          if (beta == T(0)) c0.view().fill(std::numeric_limits<T>::quiet_NaN());  // never read
+          const T alpha = T(1.5);
+          const auto at = [&](std::int64_t i, std::int64_t t) { return oa == Op::none ? a(i, t) : a(t, i); };
+          const auto bt = [&](std::int64_t t, std::int64_t j) { return ob == Op::none ? b(t, j) : b(j, t); };
+          auto whole = c0.clone();
+          with_threads(2, [&] { linalg::gemm_reproducible<T>(oa, ob, alpha, a.view(), b.view(), beta, whole.view()); });
+          for (std::int64_t i = 0; i < sh.m; ++i)
+            for (std::int64_t j = 0; j < sh.n; ++j) {
+              T result = 0;
+              for (std::int64_t t0 = 0; t0 < sh.k; t0 += 4096) {
+                T c = t0 > 0 || beta == T(0) ? T(0) : beta == T(1) ? c0(i, j) : c0(i, j) * beta;
+                for (std::int64_t t = t0; t < std::min(sh.k, t0 + 4096); ++t) {
+                  const T x = at(i, t), y = alpha * bt(t, j);
+                  c = fused ? std::fma(x, y, c) : c + x * y;
+                }
+                result = t0 == 0 ? c : result + c;
+              }
+              if (whole(i, j) != result)
+                FAIL("element (" << i << ", " << j << ") = " << whole(i, j) << ", the chain gives " << result);
+            }
+          // Row by row and by column blocks, on one thread: the same bits.
+          auto pieces = c0.clone();
+          with_threads(1, [&] {
+            for (std::int64_t i = 0; i < sh.m; i += 7) {
+              const std::int64_t h = std::min<std::int64_t>(7, sh.m - i);
+              for (std::int64_t j = 0; j < sh.n; j += 13) {
+                const std::int64_t w = std::min<std::int64_t>(13, sh.n - j);
+                auto ai = oa == Op::none ? a.block(i, 0, h, sh.k) : a.block(0, i, sh.k, h);
+                auto bj = ob == Op::none ? b.block(0, j, sh.k, w) : b.block(j, 0, w, sh.k);
+                linalg::gemm_reproducible<T>(oa, ob, alpha, ai, bj, beta, pieces.block(i, j, h, w));
+              }
+            }
+          });
+          REQUIRE(max_abs_diff<T>(whole.view(), pieces.view()) == 0);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm_reproducible with an empty inner dimension or alpha = 0 scales C by beta", "[linalg][reproducible]") {
+  Matrix<double> a(3, 0), b(0, 2), c(3, 2);
+  c.view().fill(2.0);
+  linalg::gemm_reproducible<double>(Op::none, Op::none, 1.0, a.view(), b.view(), 0.5, c.view());
+  REQUIRE(c(2, 1) == 1.0);
+  Matrix<double> x(3, 4), y(4, 2);
+  x.view().fill(std::numeric_limits<double>::quiet_NaN());
+  linalg::gemm_reproducible<double>(Op::none, Op::none, 0.0, x.view(), y.view(), 0.0, c.view());
+  REQUIRE(c(0, 0) == 0.0);
+}
+
 namespace {
 // ‖A − Q·R‖_max, R upper triangular, for the cholesky_qr tests.
 template <class T>

@@ -45,12 +45,16 @@ void matmul(In<T> a, In<T> b, MatrixView<T> c) {
   gemm<T>(Op::none, Op::none, T(1), a, b, T(0), c);
 }
 
-/// As gemm, but bit-identical for any thread count: the product is cut, by its shape only, into
-/// at most 16 pieces computed in an OpenMP loop, each by single-threaded BLAS: tiles of C's rows
-/// (≥ 64 each); tiles of its columns when C has under 128 rows; or, for a long inner dimension
-/// (k ≥ 8·max(m, n), k ≥ 2048; C of at most 2²² entries per piece in total), slices of k
-/// (≥ 1024 each) whose partial products are summed in slice order. (OpenBLAS's own threading
-/// changes the order of the sums with the thread count.) Same cost.
+/// As gemm, computed by lowdim's own dense kernel (the one behind the sketches, whitening,
+/// rsvd, exact k-NN and attention), so that the result is a function of the operands alone:
+/// element (i, j) depends only on row i of op(A), column j of op(B), alpha, beta and its old
+/// value — one fma chain over the inner index in order per slice of 4096 indices (the first
+/// continuing from beta·C, or from 0 when beta = 0: C is then never read), the slices added
+/// in order, alpha applied to op(B) as it is packed. Bit-identical on any thread count and
+/// for any split of C's rows or columns into separate calls (one row at a time gives the
+/// bits of the whole block), and with AVX-512 and AVX2. Same cost as gemm (2mnk), memory
+/// O(4096 × 512) for packed blocks of op(B); no 32-bit limit on the sizes. alpha = 0 reads
+/// neither A nor B.
 template <class T>
 LOWDIM_API void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c);
 

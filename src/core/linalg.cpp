@@ -10,6 +10,8 @@
 
 #include <lowdim/linalg.hpp>
 
+#include "detail/dense_kernel.hpp"
+
 #include <cblas.h>
 #include <lapacke.h>
 #include <omp.h>
@@ -65,16 +67,18 @@ struct GemmShape {
   std::int64_t m, k, n;
 };
 template <class T>
-GemmShape gemm_shape(Op op_a, Op op_b, In<T> a, In<T> b, MatrixView<T> c) {
+GemmShape gemm_shape(Op op_a, Op op_b, In<T> a, In<T> b, MatrixView<T> c, bool blas = true) {
   const std::int64_t m = op_a == Op::none ? a.rows() : a.cols();
   const std::int64_t k = op_a == Op::none ? a.cols() : a.rows();
   const std::int64_t kb = op_b == Op::none ? b.rows() : b.cols();
   const std::int64_t n = op_b == Op::none ? b.cols() : b.rows();
   LOWDIM_CHECK_SHAPE(k == kb && c.rows() == m && c.cols() == n,
                      "gemm: op(A) is {} x {}, op(B) is {} x {}, C is {} x {}", m, k, kb, n, c.rows(), c.cols());
-  check_view(a, "gemm");
-  check_view(b, "gemm");
-  check_view(c, "gemm");
+  if (blas) {  // lowdim's own kernel has no 32-bit limits
+    check_view(a, "gemm");
+    check_view(b, "gemm");
+    check_view(c, "gemm");
+  }
   return {m, k, n};
 }
 
@@ -100,61 +104,13 @@ void gemm(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) 
 
 template <class T>
 void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c) {
-  const auto [m, k, n] = gemm_shape<T>(op_a, op_b, a, b, c);
-  // The split depends on the shape only, never on the thread count; every piece is one
-  // single-threaded BLAS call, and split sums are added in a fixed order.
-  constexpr std::int64_t kMaxTiles = 16, kMinRows = 64, kMinDepth = 1024;
-  const auto piece = [](std::int64_t extent, std::int64_t min_piece) {
-    return std::max(min_piece, (extent + kMaxTiles - 1) / kMaxTiles);
-  };
-  const std::int64_t row_tile = piece(m, kMinRows), row_tiles = (m + row_tile - 1) / row_tile;
-  const std::int64_t col_tile = piece(n, kMinRows), col_tiles = (n + col_tile - 1) / col_tile;
-  const std::int64_t depth = piece(k, kMinDepth), depth_tiles = (k + depth - 1) / depth;
-  const int saved = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-  const auto a_rows = [&](std::int64_t r0, std::int64_t h) {  // rows r0.. of op(A)
-    return op_a == Op::none ? a.block(r0, 0, h, k) : a.block(0, r0, k, h);
-  };
-  const auto b_cols = [&](std::int64_t c0, std::int64_t w) {  // columns c0.. of op(B)
-    return op_b == Op::none ? b.block(0, c0, k, w) : b.block(c0, 0, w, k);
-  };
-  // A long inner dimension (k ≥ 8·max(m, n)) with a small C: partial products over
-  // fixed slices of k, summed in slice order. Otherwise tiles of C's rows, or of its
-  // columns when C has too few rows for two tiles.
-  const bool by_depth = depth_tiles > 1 && k >= 8 * std::max(m, n) && m * n * depth_tiles <= (std::int64_t{1} << 22);
-  if (by_depth && m > 0 && n > 0 && alpha != T(0)) {
-    std::vector<T> parts(static_cast<std::size_t>(depth_tiles * m * n));
-#pragma omp parallel for schedule(dynamic, 1)
-    for (std::int64_t t = 0; t < depth_tiles; ++t) {
-      const std::int64_t k0 = t * depth, h = std::min(depth, k - k0);
-      const auto at = op_a == Op::none ? a.block(0, k0, m, h) : a.block(k0, 0, h, m);
-      const auto bt = op_b == Op::none ? b.block(k0, 0, h, n) : b.block(0, k0, n, h);
-      gemm<T>(op_a, op_b, T(1), at, bt, T(0), MatrixView<T>(parts.data() + t * m * n, m, n));
-    }
-#pragma omp parallel for schedule(static) if (m * n >= 4096)
-    for (std::int64_t i = 0; i < m; ++i) {
-      T* row = c.row(i);
-      for (std::int64_t j = 0; j < n; ++j) {
-        T sum = parts[static_cast<std::size_t>(i * n + j)];
-        for (std::int64_t t = 1; t < depth_tiles; ++t) sum += parts[static_cast<std::size_t>((t * m + i) * n + j)];
-        row[j] = beta == T(0) ? alpha * sum : alpha * sum + beta * row[j];
-      }
-    }
-  } else if (row_tiles > 1 || col_tiles <= 1) {
-    // Shapes are valid, so no exception can leave the parallel region.
-#pragma omp parallel for schedule(dynamic, 1) if (row_tiles > 1)
-    for (std::int64_t t = 0; t < row_tiles; ++t) {
-      const std::int64_t r0 = t * row_tile, h = std::min(row_tile, m - r0);
-      gemm<T>(op_a, op_b, alpha, a_rows(r0, h), b, beta, c.block(r0, 0, h, n));
-    }
-  } else {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (std::int64_t t = 0; t < col_tiles; ++t) {
-      const std::int64_t c0 = t * col_tile, w = std::min(col_tile, n - c0);
-      gemm<T>(op_a, op_b, alpha, a, b_cols(c0, w), beta, c.block(0, c0, m, w));
-    }
-  }
-  openblas_set_num_threads(saved);
+  const auto [m, k, n] = gemm_shape<T>(op_a, op_b, a, b, c, false);
+  // lowdim's own kernel, not OpenBLAS: OpenBLAS's sums depend on the thread count and on
+  // where a row sits in the call (detail/dense_kernel.hpp).
+  detail::gemm_kernel<T>({.trans_a = op_a == Op::transpose, .trans_b = op_b == Op::transpose, .m = m, .n = n, .k = k,
+                          .alpha = alpha, .a = a.data(), .lda = std::max<std::int64_t>(1, a.stride()), .b = b.data(),
+                          .ldb = std::max<std::int64_t>(1, b.stride()), .beta = beta, .c = c.data(),
+                          .ldc = std::max<std::int64_t>(1, c.stride())});
 }
 
 SequentialBlas::SequentialBlas() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }

@@ -57,12 +57,38 @@ struct DenseProduct {
   /// T(double(A(i, t)) − centre[t]), formed block by block in a scratch tile,
   /// so centring costs no pass over A and no copy of it.
   const double* centre = nullptr;
+  /// When set: C = C + (A·B as a chain from zero), instead of continuing C's chains (the
+  /// slices of gemm_kernel). Not with upper.
+  bool add = false;
 };
 
-/// Computes the product; OpenMP-parallel over blocks of 96 rows of C, each
-/// element one fma chain as described above.
+/// Computes the product; OpenMP-parallel over tiles of at most 192 rows of C (or groups
+/// of panels when C has one tile), each element one fma chain as described above. Inside
+/// an OpenMP parallel region it runs on the calling thread.
 template <class T>
 void multiply_packed(const DenseProduct<T>& p);
+
+/// C (m × n) = alpha·op(A)·op(B) + beta·C, the reproducible general product behind
+/// linalg::gemm_reproducible. op(A) is m × k, op(B) is k × n; row-major, leading dimensions
+/// in elements. Every element is computed from its row of op(A) and its column of
+/// alpha·op(B) alone: one fma chain per slice of 4096 inner indices (the first continuing
+/// from beta·C, or from 0 when beta = 0), the slices added in order. So the bits do not
+/// depend on the thread count, nor on how the rows or columns of C are split into calls.
+template <class T>
+struct GemmArguments {
+  bool trans_a = false, trans_b = false;
+  std::int64_t m = 0, n = 0, k = 0;
+  T alpha = 1;
+  const T* a = nullptr;
+  std::int64_t lda = 0;
+  const T* b = nullptr;
+  std::int64_t ldb = 0;
+  T beta = 0;
+  T* c = nullptr;
+  std::int64_t ldc = 0;
+};
+template <class T>
+void gemm_kernel(const GemmArguments<T>& g);
 
 }  // namespace lowdim::detail
 
