@@ -7,8 +7,12 @@ build=${1:-build-bench}
 here=$(cd "$(dirname "$0")" && pwd)
 results="$here/results"
 mkdir -p "$results"
-# Peers and lowdim run under the same OpenBLAS settings (whatever this machine sets).
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}; $(nproc) cores"
+# Peers and lowdim alike run on OpenBLAS's native kernels: some machines set
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which hold it (and NumPy) below them. Tests and CI
+# leave both as the machine sets them; benchmarks do not.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+echo "CPU: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
+"$build/lowdim" info || true
 status=0
 for script in "$here"/peers/*.py; do
   [ "$(basename "$script")" = common.py ] && continue

@@ -72,3 +72,9 @@ if(EXISTS ${_fashion})
   cli_inspect_case(fashion_mnist 0 "\\(60000, 28, 28\\) as stored; 60000 rows x 784 cols.*values +47040000: min 0, max 255, mean 72.94"
     inspect ${_fashion})
 endif()
+
+# lowdim info names what every benchmark figure must name: the CPU, the BLAS core, the kernel.
+add_test(NAME cli_info
+  COMMAND ${CMAKE_COMMAND} -DCLI=$<TARGET_FILE:lowdim_cli> -DARGS=info -DEXPECT_STATUS=0
+          "-DEXPECT=^lowdim [0-9]+\\.[0-9]+\\.[0-9]+\nCPU: .+ \\(family [0-9]+, model [0-9]+; (no )?avx2, (no )?avx512f\\)\nBLAS: OpenBLAS .*; core [A-Za-z0-9]+; [0-9]+ threads\ndense kernel: (avx512|avx2|generic)\nOpenMP threads: [0-9]+"
+          -P ${CMAKE_CURRENT_LIST_FILE})

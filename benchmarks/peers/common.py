@@ -21,6 +21,52 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(os.path.dirname(HERE), "results")
 
+# Peers are measured at their best: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some
+# machines) hold OpenBLAS, and so NumPy, scikit-learn and lowdim, below the native kernels.
+# A script started with either set runs itself again without them, before any BLAS is used.
+_SLOWING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+if any(v in os.environ for v in _SLOWING):
+    _env = {k: v for k, v in os.environ.items() if k not in _SLOWING}
+    print("unsetting " + ", ".join(f"{v}={os.environ[v]}" for v in _SLOWING if v in os.environ)
+          + " for native OpenBLAS kernels", flush=True)
+    os.execve(sys.executable, [sys.executable] + sys.argv, _env)
+
+
+def cpu_model():
+    """The CPU (/proc/cpuinfo): model name, family/model and vector extensions, for every
+    figure to name where it came from (a VM's model name alone may say just 'AMD EPYC')."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "cpu family", "model", "flags") and key not in info:
+                    info[key] = value.strip()
+                if key == "flags":
+                    break
+    except OSError:
+        return "unknown CPU"
+    flags = info.get("flags", "").split()
+    ext = ", ".join(["avx2" if "avx2" in flags else "no avx2", "avx512f" if "avx512f" in flags else "no avx512f"])
+    return f"{info.get('model name', 'unknown')} (family {info.get('cpu family')}, model {info.get('model')}; {ext})"
+
+
+def blas_in_use():
+    """NumPy's BLAS as threadpoolctl sees it: 'openblas 0.3.21 (Zen), 2 threads'."""
+    try:
+        import numpy  # noqa: F401  (loads the BLAS threadpoolctl inspects)
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    parts = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}), {i.get('num_threads')} threads"
+             for i in threadpool_info() if i.get("user_api") == "blas"]
+    return "; ".join(parts) or "no BLAS loaded"
+
+
+def machine_line():
+    return f"CPU: {cpu_model()}, {os.cpu_count()} cores; NumPy BLAS: {blas_in_use()}"
+
 
 def bench_binary(build_dir, name):
     path = os.path.join(build_dir, "benchmarks", name)
@@ -91,6 +137,7 @@ class Comparison:
                           "ratio": peer_s / ours_s if ours_s > 0 else float("nan"), "note": note})
 
     def report(self):
+        print(machine_line())
         w_case = max([len(r["case"]) for r in self.rows] + [4])
         w_peer = max([len(r["peer"]) for r in self.rows] + [4])
         print(f"{'case':<{w_case}}  {'lowdim':>10}  {'peer':<{w_peer}}  {'peer time':>10}  {'ratio':>7}  note")
@@ -99,8 +146,9 @@ class Comparison:
                   f"{fmt_seconds(r['peer_s']):>10}  {r['ratio']:>6.2f}x  {r['note']}")
         os.makedirs(RESULTS, exist_ok=True)
         path = os.path.join(RESULTS, f"{self.name}.json")
-        meta = {"openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "cores": os.cpu_count(),
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        meta = {"cpu": cpu_model(), "cores": os.cpu_count(), "numpy_blas": blas_in_use(),
+                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+                "openblas_l2_size": os.environ.get("OPENBLAS_L2_SIZE"), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
         with open(path + ".tmp", "w") as f:
             json.dump({"comparison": self.name, "meta": meta, "rows": self.rows}, f, indent=2)
         os.replace(path + ".tmp", path)

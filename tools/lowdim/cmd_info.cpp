@@ -1,4 +1,4 @@
-// lowdim info: version, BLAS configuration, dense kernel, thread counts.
+// lowdim info: version, CPU, BLAS configuration, dense kernel, thread counts.
 
 #include "command.hpp"
 
@@ -9,13 +9,41 @@
 #include <fmt/core.h>
 #include <omp.h>
 
+#include <fstream>
+#include <string>
+
 namespace lowdim::cli {
 namespace {
 
+// The CPU from /proc/cpuinfo — model name, family and model, vector extensions — since a
+// virtual machine's model name alone ("AMD EPYC") may not tell one generation from another,
+// and every benchmark figure names the CPU it came from.
+std::string cpu_description() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string name = "unknown", family, model, flags;
+  for (std::string line; std::getline(in, line);) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const auto value_at = line.find_first_not_of(' ', colon + 1);
+    const std::string value = value_at == std::string::npos ? "" : line.substr(value_at);
+    if (line.rfind("model name", 0) == 0) name = value;
+    else if (line.rfind("cpu family", 0) == 0) family = value;
+    else if (line.rfind("model", 0) == 0 && model.empty()) model = value;
+    else if (line.rfind("flags", 0) == 0) {
+      flags = " " + value + " ";
+      break;  // the first processor says it all
+    }
+  }
+  const auto has = [&](const char* flag) { return flags.find(std::string(" ") + flag + " ") != std::string::npos; };
+  return fmt::format("{} (family {}, model {}; {}, {})", name, family, model, has("avx2") ? "avx2" : "no avx2",
+                     has("avx512f") ? "avx512f" : "no avx512f");
+}
+
 const RegisterCommand registered{"info", [](CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Print the version, the BLAS configuration, the dense kernel and thread counts");
+  auto* cmd = app.add_subcommand("info", "Print the version, the CPU, the BLAS configuration, the dense kernel and thread counts");
   cmd->callback([] {
     fmt::print("lowdim {}\n", version());
+    fmt::print("CPU: {}\n", cpu_description());
     fmt::print("BLAS: {}\n", linalg::blas_info());
     fmt::print("dense kernel: {}\n", dense_kernel_isa());
     fmt::print("OpenMP threads: {} (processors: {})\n", omp_get_max_threads(), omp_get_num_procs());
