@@ -1,4 +1,5 @@
-// The Python module `lowdim`: NumPy arrays in and out, no copy of an input
+// The extension module `lowdim._lowdim` (the package `lowdim` re-exports it; python/lowdim/):
+// NumPy arrays in and out, no copy of an input
 // whose rows are contiguous (any row stride), the GIL released during work.
 // float32 arrays run the float path, float64 the double path; other dtypes are
 // converted to float64.
@@ -11,6 +12,7 @@
 #include <lowdim/version.hpp>
 #include <lowdim/whitening.hpp>
 
+#include <fmt/format.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -20,6 +22,31 @@
 
 namespace py = pybind11;
 using namespace lowdim;
+
+namespace pybind11::detail {
+// Every array parameter takes what NumPy's asarray takes — lists, tuples, memoryviews, pandas
+// frames — as scikit-learn's functions do; pybind11's own caster for py::array refuses
+// anything that is not already an ndarray. An ndarray passes through untouched (no copy).
+template <>
+struct type_caster<array> {
+  PYBIND11_TYPE_CASTER(array, const_name("numpy.typing.ArrayLike"));
+  bool load(handle src, bool convert) {
+    if (isinstance<array>(src)) {
+      value = reinterpret_borrow<array>(src);
+      return true;
+    }
+    if (!convert) return false;
+    array converted = array::ensure(src);
+    if (!converted) {
+      PyErr_Clear();
+      return false;
+    }
+    value = std::move(converted);
+    return true;
+  }
+  static handle cast(const handle& src, return_value_policy, handle) { return src.inc_ref(); }
+};
+}  // namespace pybind11::detail
 
 namespace {
 
@@ -163,6 +190,49 @@ py::object whitening_apply(const Whitening& w, const py::array& x, bool inverse)
   });
 }
 
+Pca fit_pca(const py::array& x, std::int64_t k, const std::string& solver, std::uint64_t seed,
+            std::int64_t sketch_size) {
+  PcaOptions options;
+  options.components = k;
+  LOWDIM_CHECK(solver == "exact" || solver == "randomized", "Pca.fit: solver must be exact or randomized, not '{}'",
+               solver);
+  options.solver = solver == "exact" ? PcaSolver::exact : PcaSolver::randomized;
+  LOWDIM_CHECK(options.solver == PcaSolver::randomized || (seed == 0 && sketch_size == 0),
+               "Pca.fit: seed and sketch_size are used by the randomized solver only (solver = '{}')", solver);
+  options.seed = seed;
+  options.sketch_size = sketch_size;
+  std::optional<Pca> model;
+  by_dtype(x, [&]<class T>() -> py::object {
+    auto in = as_input<T>(x, "Pca.fit");
+    {
+      py::gil_scoped_release release;
+      model.emplace(Pca::fit<T>(in.view, options));
+    }
+    return py::none();
+  });
+  return std::move(*model);
+}
+
+// transform / inverse_transform of a fitted model with dim() inputs and output_dim() outputs.
+template <class Model>
+py::object model_apply(const Model& model, const py::array& x, bool inverse, const char* name) {
+  return by_dtype(x, [&]<class T>() -> py::object {
+    const std::string who = fmt::format("{}.{}", name, inverse ? "inverse_transform" : "transform");
+    auto in = as_input<T>(x, who.c_str());
+    const std::int64_t out_dim = inverse ? model.dim() : model.components_count();
+    auto out = new_array<T>(in.view.rows(), out_dim);
+    auto view = as_output(out);
+    {
+      py::gil_scoped_release release;
+      if (inverse)
+        model.template inverse_transform<T>(in.view, view);
+      else
+        model.template transform<T>(in.view, view);
+    }
+    return out;
+  });
+}
+
 py::object projection_apply(const RandomProjection& p, const py::array& x, bool inverse) {
   return by_dtype(x, [&]<class T>() -> py::object {
     auto in = as_input<T>(x, inverse ? "RandomProjection.inverse_transform" : "RandomProjection.transform");
@@ -214,7 +284,7 @@ py::dict distortion_to_dict(const DistortionReport& report) {
 
 }  // namespace
 
-PYBIND11_MODULE(lowdim, m) {
+PYBIND11_MODULE(_lowdim, m) {
   m.doc() = "lowdim: dimensionality reduction and randomized linear algebra (Johnson-Lindenstrauss)";
   m.attr("__version__") = version();
 
@@ -317,6 +387,7 @@ PYBIND11_MODULE(lowdim, m) {
            "k = 0 picks min_dim(n_points, eps).")
       .def_property_readonly("input_dim", &RandomProjection::input_dim)
       .def_property_readonly("output_dim", &RandomProjection::output_dim)
+      .def_property_readonly("sketch", &RandomProjection::sketch, "The sketch operator S (k x d) of the projection")
       .def("transform", [](const RandomProjection& p, const py::array& x) { return projection_apply(p, x, false); },
            py::arg("x"))
       .def("inverse_transform",
@@ -350,6 +421,30 @@ PYBIND11_MODULE(lowdim, m) {
       py::arg("pairs") = 10000, py::arg("seed") = 0, py::arg("keep_ratios") = false,
       "JL distortion experiment: squared-distance ratios of sampled pairs for each kind and k.");
 
+  m.def(
+      "dense_product",
+      [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) -> py::object {
+        const bool single = is_float32(a) && is_float32(b);
+        const auto run = [&]<class T>() -> py::object {
+          auto in_a = as_input<T>(a, "dense_product");
+          auto in_b = as_input<T>(b, "dense_product");
+          const std::int64_t m = trans_a ? in_a.view.cols() : in_a.view.rows();
+          const std::int64_t n = trans_b ? in_b.view.rows() : in_b.view.cols();
+          auto out = new_array<T>(m, n);
+          auto view = as_output(out);
+          {
+            py::gil_scoped_release release;
+            linalg::gemm_reproducible<T>(trans_a ? Op::transpose : Op::none, trans_b ? Op::transpose : Op::none,
+                                         T(1), in_a.view, in_b.view, T(0), view);
+          }
+          return out;
+        };
+        return single ? run.template operator()<float>() : run.template operator()<double>();
+      },
+      py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+      "op(a) @ op(b) by lowdim's reproducible dense product: the same bits on any thread count and for\n"
+      "any split of the rows of op(a) into separate calls. float32 when both are float32, else float64.");
+
   m.def("svd", &svd_py, py::arg("a"), py::arg("rank") = 0, py::arg("method") = "krylov", py::arg("seed") = 0,
         py::arg("tol") = 0.0, py::arg("oversampling") = -1, py::arg("power_iterations") = -1,
         py::arg("block_size") = -1, py::arg("sketch") = "gaussian",
@@ -371,6 +466,30 @@ PYBIND11_MODULE(lowdim, m) {
       .def("transform", [](const Whitening& w, const py::array& x) { return whitening_apply(w, x, false); },
            py::arg("x"))
       .def("inverse_transform", [](const Whitening& w, const py::array& y) { return whitening_apply(w, y, true); },
+           py::arg("y"));
+
+  py::class_<Pca>(m, "Pca", "Principal component analysis: y = (x - mu) C^T, C the k x d unit components.")
+      .def_static("fit", &fit_pca, py::arg("x"), py::arg("k") = 0, py::arg("solver") = "exact",
+                  py::arg("seed") = 0, py::arg("sketch_size") = 0,
+                  "Fit on the rows of x (n x d, n >= 2). k = 0: min(d, n - 1) (exact solver). solver: exact "
+                  "(eigh of the covariance) or randomized (single-pass sketch, then Rayleigh-Ritz).")
+      .def_static("load", &Pca::load, py::arg("path"))
+      .def("save", &Pca::save, py::arg("path"))
+      .def_property_readonly("input_dim", &Pca::dim)
+      .def_property_readonly("output_dim", &Pca::components_count)
+      .def_property_readonly("samples", &Pca::samples)
+      .def_property_readonly("mean", [](const Pca& p) { return to_numpy(p.mean()); })
+      .def_property_readonly("components",
+                             [](const Pca& p) { return to_numpy(Matrix<double>::copy_of(p.components())); },
+                             "k x d, one unit component per row, largest variance first")
+      .def_property_readonly("explained_variance", [](const Pca& p) { return to_numpy(p.explained_variance()); })
+      .def_property_readonly("explained_variance_ratio",
+                             [](const Pca& p) { return to_numpy(p.explained_variance_ratio()); })
+      .def_property_readonly("singular_values", [](const Pca& p) { return to_numpy(p.singular_values()); })
+      .def_property_readonly("total_variance", &Pca::total_variance)
+      .def("transform", [](const Pca& p, const py::array& x) { return model_apply(p, x, false, "Pca"); },
+           py::arg("x"))
+      .def("inverse_transform", [](const Pca& p, const py::array& y) { return model_apply(p, y, true, "Pca"); },
            py::arg("y"));
 
   m.def(

@@ -28,3 +28,14 @@ stray=$(nm -D --defined-only "$libdir/liblowdim.so" | awk '{print $3}' | c++filt
 if [ -n "$stray" ]; then
   echo "liblowdim.so exports symbols outside its API:"; echo "$stray" | head; exit 1
 fi
+# The Python package, where make install put it: importable from the prefix alone.
+if [ -n "${LOWDIM_TEST_PYTHON:-}" ]; then
+  init=$(find "$work/prefix" -path '*/lowdim/__init__.py' | head -1)
+  [ -n "$init" ] || { echo "make install did not install the Python package"; exit 1; }
+  (cd "$work" && PYTHONPATH=$(dirname "$(dirname "$init")") "$LOWDIM_TEST_PYTHON" -c "
+import lowdim, lowdim.sklearn, numpy as np
+assert lowdim.__file__.startswith('$work/prefix'), lowdim.__file__
+u, s, vt = lowdim.svd(np.diag([3.0, 2.0, 1.0]), rank=2)
+assert np.allclose(s, [3.0, 2.0]), s
+print('python package from', lowdim.__file__)")
+fi

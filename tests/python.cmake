@@ -5,12 +5,18 @@ if(TARGET lowdim_python)
            COMMAND ${Python3_EXECUTABLE} -m unittest -v test_python
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/python)
   set_tests_properties("python module" PROPERTIES
-    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>;LOWDIM_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}"
+    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>/..;LOWDIM_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}"
     TIMEOUT 300)
   add_test(NAME "python rsvd against scikit-learn"
            COMMAND ${Python3_EXECUTABLE} -m unittest -v test_rsvd
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/python)
   set_tests_properties("python rsvd against scikit-learn" PROPERTIES
-    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>"
+    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>/.."
+    TIMEOUT 600)
+  add_test(NAME "python sklearn estimators (check_estimator)"
+           COMMAND ${Python3_EXECUTABLE} -m unittest -v test_sklearn
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/python)
+  set_tests_properties("python sklearn estimators (check_estimator)" PROPERTIES
+    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>/.."
     TIMEOUT 600)
 endif()
