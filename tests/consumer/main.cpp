@@ -1,8 +1,6 @@
-// Uses the installed headers and liblowdim.so: random fill, gemm through the
+// Uses the installed headers (through the umbrella header) and liblowdim.so: random fill, gemm through the
 // wrapper, an exception thrown in the library and caught here by type.
-#include <lowdim/linalg.hpp>
-#include <lowdim/random.hpp>
-#include <lowdim/version.hpp>
+#include <lowdim/lowdim.hpp>  // the umbrella: every public header
 
 #include <cmath>
 #include <cstdio>

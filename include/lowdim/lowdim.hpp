@@ -1,0 +1,20 @@
+#ifndef LOWDIM_LOWDIM_HPP
+#define LOWDIM_LOWDIM_HPP
+
+/// \file
+/// The umbrella header: every public C++ header of lowdim. Modules add their own line.
+
+#include <lowdim/error.hpp>
+#include <lowdim/export.hpp>
+#include <lowdim/fwht.hpp>
+#include <lowdim/io.hpp>
+#include <lowdim/jl.hpp>
+#include <lowdim/linalg.hpp>
+#include <lowdim/matrix.hpp>
+#include <lowdim/random.hpp>
+#include <lowdim/rsvd.hpp>
+#include <lowdim/sketch.hpp>
+#include <lowdim/version.hpp>
+#include <lowdim/whitening.hpp>
+
+#endif
