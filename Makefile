@@ -6,6 +6,7 @@
 #   make test-sanitize   the whole test suite under AddressSanitizer + UBSan
 #   make bench           benchmarks and peer comparisons (ratios from one run)
 #   make fuzz            libFuzzer runs of every file reader, time-bounded
+#   make docs            the API reference (Doxygen; an undocumented public name fails it)
 #   make deps | build | install PREFIX=... | clean
 
 SHELL := /bin/bash
@@ -20,7 +21,8 @@ PACKAGES_TEST := python3 python3-numpy python3-sklearn python3-dev pybind11-dev 
 PACKAGES_DEMO := dataset-fashion-mnist
 PACKAGES_BENCH := libbenchmark-dev python3-sklearn python3-faiss python3-hnswlib python3-torch python3-threadpoolctl
 PACKAGES_FUZZ := clang libclang-rt-14-dev libomp-dev
-PACKAGES := $(PACKAGES_BUILD) $(PACKAGES_TEST) $(PACKAGES_DEMO) $(PACKAGES_BENCH) $(PACKAGES_FUZZ)
+PACKAGES_DOCS := doxygen
+PACKAGES := $(PACKAGES_BUILD) $(PACKAGES_TEST) $(PACKAGES_DEMO) $(PACKAGES_BENCH) $(PACKAGES_FUZZ) $(PACKAGES_DOCS)
 
 # Installs only what is missing; says what to run when it cannot (not root).
 define install_packages
@@ -35,7 +37,7 @@ define install_packages
 	fi
 endef
 
-.PHONY: all deps deps-build deps-test deps-demo deps-bench deps-fuzz build test test-sanitize demo bench fuzz install clean
+.PHONY: all deps deps-build deps-test deps-demo deps-bench deps-fuzz deps-docs build test test-sanitize demo bench fuzz docs install clean
 
 all: build
 
@@ -45,6 +47,7 @@ deps-test: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_TEST) $(PACKAG
 deps-demo: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_DEMO))
 deps-bench: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_BENCH) $(PACKAGES_DEMO))
 deps-fuzz: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_FUZZ))
+deps-docs: ; $(call install_packages,$(PACKAGES_DOCS))
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
@@ -75,8 +78,13 @@ fuzz: deps-fuzz
 	cmake --build build-fuzz -j $(JOBS)
 	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
+docs: deps-docs
+	@rm -rf build-docs
+	doxygen docs/Doxyfile
+	@echo "API reference: build-docs/html/index.html"
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-sanitize build-bench build-fuzz
+	rm -rf build build-sanitize build-bench build-fuzz build-docs

@@ -1,8 +1,9 @@
 #ifndef LOWDIM_ERROR_HPP
 #define LOWDIM_ERROR_HPP
 
-// The exception hierarchy and the one checking macro. Messages name the
-// function and the offending values: "rsvd: rank 600 exceeds min(rows, cols) = 500".
+/// \file
+/// The exception hierarchy and the one checking macro. Messages name the
+/// function and the offending values: "rsvd: rank 600 exceeds min(rows, cols) = 500".
 
 #include <lowdim/export.hpp>
 
@@ -17,6 +18,7 @@ namespace lowdim {
 /// Base of every exception lowdim throws for a user error or a failed computation.
 class LOWDIM_API error : public std::runtime_error {
  public:
+  /// An exception carrying message, which names the function and the offending values.
   explicit error(const std::string& message);
   ~error() override;
 };

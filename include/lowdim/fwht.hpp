@@ -1,10 +1,11 @@
 #ifndef LOWDIM_FWHT_HPP
 #define LOWDIM_FWHT_HPP
 
-// Fast Walsh–Hadamard transform, in place on each row of an n × m matrix
-// (m a power of two), vectorized and parallel over rows. H_m is the Sylvester
-// (natural-order) Hadamard matrix, H_m[i][j] = (−1)^popcount(i & j), so
-// H_m·H_m = m·I. Used by SRHT, SORF and cross-polytope LSH.
+/// \file
+/// Fast Walsh–Hadamard transform, in place on each row of an n × m matrix
+/// (m a power of two), vectorized and parallel over rows. H_m is the Sylvester
+/// (natural-order) Hadamard matrix, H_m[i][j] = (−1)^popcount(i & j), so
+/// H_m·H_m = m·I. Used by SRHT, SORF and cross-polytope LSH.
 
 #include <lowdim/matrix.hpp>
 

@@ -1,19 +1,20 @@
 #ifndef LOWDIM_IO_HPP
 #define LOWDIM_IO_HPP
 
-// The one place that parses and writes files.
-//   .npy    float32/float64 (integer dtypes converted on request), C or Fortran
-//           order, little- or big-endian; memory-mapped when the layout allows.
-//   IDX     (MNIST / Fashion-MNIST), plain or .gz.
-//   .fvecs / .ivecs (float32 / int32 vectors, each prefixed by its length).
-//   archive a small versioned container of named scalars and arrays, for
-//           fitted models (save/load), with a CRC-32 over the content.
-// Every reader validates a header against the file's size before allocating
-// anything it claims; every malformed file throws io_error naming the file and
-// the problem. Writers write a temporary file in the target directory and
-// rename it into place, so a failure never leaves a half-written file.
-// A file of rank > 2 is read as rows × (product of the other dimensions),
-// rank 1 as n × 1: row r of the matrix is sample r.
+/// \file
+/// The one place that parses and writes files.
+///   .npy    float32/float64 (integer dtypes converted on request), C or Fortran
+///           order, little- or big-endian; memory-mapped when the layout allows.
+///   IDX     (MNIST / Fashion-MNIST), plain or .gz.
+///   .fvecs / .ivecs (float32 / int32 vectors, each prefixed by its length).
+///   archive a small versioned container of named scalars and arrays, for
+///           fitted models (save/load), with a CRC-32 over the content.
+/// Every reader validates a header against the file's size before allocating
+/// anything it claims; every malformed file throws io_error naming the file and
+/// the problem. Writers write a temporary file in the target directory and
+/// rename it into place, so a failure never leaves a half-written file.
+/// A file of rank > 2 is read as rows × (product of the other dimensions),
+/// rank 1 as n × 1: row r of the matrix is sample r.
 
 #include <lowdim/matrix.hpp>
 

@@ -1,10 +1,11 @@
 #ifndef LOWDIM_JL_HPP
 #define LOWDIM_JL_HPP
 
-// Johnson–Lindenstrauss: how many dimensions a random projection needs
-// (bounds), the projection itself as a fitted transform (RandomProjection),
-// and empirical distortion experiments that measure what a projection does to
-// the pairwise distances of real data. The math is in docs/jl.md.
+/// \file
+/// Johnson–Lindenstrauss: how many dimensions a random projection needs
+/// (bounds), the projection itself as a fitted transform (RandomProjection),
+/// and empirical distortion experiments that measure what a projection does to
+/// the pairwise distances of real data. The math is in docs/jl.md.
 
 #include <lowdim/linalg.hpp>
 #include <lowdim/matrix.hpp>
@@ -42,15 +43,16 @@ LOWDIM_API double guaranteed_eps(std::int64_t k, std::int64_t n_points, double d
 
 // ---- RandomProjection ------------------------------------------------------
 
+/// How RandomProjection::fit chooses its operator.
 struct RandomProjectionOptions {
-  SketchKind kind = SketchKind::gaussian;
+  SketchKind kind = SketchKind::gaussian;  ///< The operator kind.
   /// Output dimension; 0 means min_dim(n_points, eps).
   std::int64_t k = 0;
   /// Target distortion and number of points, used when k = 0.
   double eps = 0.1;
-  std::int64_t n_points = 0;
-  std::uint64_t seed = 0;
-  SketchOptions sketch = {};
+  std::int64_t n_points = 0;  ///< Number of points the projection must hold together (k = 0).
+  std::uint64_t seed = 0;     ///< Seed of the operator.
+  SketchOptions sketch = {};  ///< Kind-specific options (density, row norms, …).
 };
 
 /// f(x) = S x with a sketch operator S (k × d). Stores the description only
@@ -59,21 +61,22 @@ class LOWDIM_API RandomProjection {
  public:
   RandomProjection();
   ~RandomProjection();
-  RandomProjection(RandomProjection&&) noexcept;
-  RandomProjection& operator=(RandomProjection&&) noexcept;
+  RandomProjection(RandomProjection&&) noexcept;             ///< Takes other's state; other is unfitted.
+  RandomProjection& operator=(RandomProjection&&) noexcept;  ///< Takes other's state; other is unfitted.
 
   /// Fits for input dimension d. Throws invalid_argument for d ≤ 0, for k = 0
   /// without n_points ≥ 2, or when the operator rejects (kind, d, k).
   void fit(std::int64_t input_dim, const RandomProjectionOptions& options);
-  bool fitted() const noexcept;
+  bool fitted() const noexcept;  ///< True after fit or load.
   /// The operator; throws invalid_argument if not fitted.
   const SketchOperator& sketch() const;
-  std::int64_t input_dim() const;
-  std::int64_t output_dim() const;
+  std::int64_t input_dim() const;   ///< d; throws invalid_argument if not fitted.
+  std::int64_t output_dim() const;  ///< k; throws invalid_argument if not fitted.
 
   /// y (n × k) = f(x) for x (n × d). Cost as SketchOperator::apply.
   template <class T>
   void transform(In<T> x, MatrixView<T> y) const;
+  /// As transform(x, y), into a new n × k matrix.
   template <class T>
   Matrix<T> transform(In<T> x) const;
 
@@ -83,6 +86,7 @@ class LOWDIM_API RandomProjection {
   /// O(k²) memory) and pseudo-inverted by a symmetric eigendecomposition.
   template <class T>
   void inverse_transform(In<T> y, MatrixView<T> x) const;
+  /// As inverse_transform(y, x), into a new n × d matrix.
   template <class T>
   Matrix<T> inverse_transform(In<T> y) const;
 
@@ -106,13 +110,15 @@ class LOWDIM_API RandomProjection {
 LOWDIM_API std::vector<std::pair<std::int64_t, std::int64_t>> sample_pairs(std::int64_t n, std::int64_t pairs,
                                                                            std::uint64_t seed);
 
+/// What measure_distortion tries and how many pairs it samples.
 struct DistortionOptions {
+  /// Sketch kinds to try, in this order.
   std::vector<SketchKind> kinds = {SketchKind::gaussian, SketchKind::sparse, SketchKind::srht};
   /// Output dimensions to try; dimensions a kind rejects (srht: k > d) are skipped.
   std::vector<std::int64_t> dims = {16, 32, 64, 128, 256};
-  double eps = 0.1;
-  std::int64_t pairs = 10000;
-  std::uint64_t seed = 0;
+  double eps = 0.1;            ///< ε of within_eps and of the min_dim bound.
+  std::int64_t pairs = 10000;  ///< Number of distinct pairs to sample.
+  std::uint64_t seed = 0;      ///< Seed of the pairs and of the operators.
   /// Options shared by the kinds: each kind takes those it reads (SketchKind::own_options);
   /// one that none of the kinds reads is an invalid_argument.
   SketchOptions sketch = {};
@@ -124,25 +130,38 @@ struct DistortionOptions {
 
 /// What one projection (kind, k) did to the sampled pairs.
 struct DistortionResult {
-  SketchKind kind = SketchKind::gaussian;
-  std::int64_t k = 0;
-  /// Squared-distance ratio ‖f(x) − f(y)‖² / ‖x − y‖² over the pairs.
-  double mean = 0, std = 0, min = 0, max = 0;
-  double q01 = 0, q05 = 0, q50 = 0, q95 = 0, q99 = 0;
+  SketchKind kind = SketchKind::gaussian;  ///< The operator kind.
+  std::int64_t k = 0;                      ///< Its output dimension.
+  /// \name Squared-distance ratio ‖f(x) − f(y)‖² / ‖x − y‖² over the pairs
+  ///@{
+  double mean = 0;  ///< Mean.
+  double std = 0;   ///< Standard deviation.
+  double min = 0;   ///< Smallest.
+  double max = 0;   ///< Largest.
+  double q01 = 0;   ///< 1 % quantile.
+  double q05 = 0;   ///< 5 % quantile.
+  double q50 = 0;   ///< Median.
+  double q95 = 0;   ///< 95 % quantile.
+  double q99 = 0;   ///< 99 % quantile.
+  ///@}
   /// Fraction of pairs with ratio in [1 − ε, 1 + ε].
   double within_eps = 0;
   /// Inner products: |⟨f(x), f(y)⟩ − ⟨x, y⟩| / (‖x‖‖y‖), mean and max over
   /// the pairs (pairs with a zero vector skipped); cosines: |cos f − cos|.
-  double inner_mean_abs_error = 0, inner_max_abs_error = 0;
-  double cosine_mean_abs_error = 0, cosine_max_abs_error = 0;
+  double inner_mean_abs_error = 0;
+  double inner_max_abs_error = 0;    ///< Largest inner-product error, as inner_mean_abs_error.
+  double cosine_mean_abs_error = 0;  ///< Mean |cos(f(x), f(y)) − cos(x, y)|.
+  double cosine_max_abs_error = 0;   ///< Largest |cos(f(x), f(y)) − cos(x, y)|.
   std::vector<float> ratios;  ///< per pair, when keep_ratios
 };
 
+/// The result of measure_distortion: the data's shape, the pairs and one result per (kind, k).
 struct DistortionReport {
-  std::int64_t n_points = 0, dim = 0;
+  std::int64_t n_points = 0;            ///< Rows of the data.
+  std::int64_t dim = 0;                 ///< Columns of the data.
   std::int64_t pairs = 0;               ///< pairs used (distance > 0)
   std::int64_t zero_distance_pairs = 0;  ///< sampled pairs skipped: ‖x − y‖ = 0
-  double eps = 0;
+  double eps = 0;                  ///< The ε of the options.
   std::int64_t min_dim_bound = 0;  ///< min_dim(n_points, eps)
   std::vector<DistortionResult> results;  ///< kinds × dims, in option order
 };
@@ -153,6 +172,7 @@ struct DistortionReport {
 template <class T>
 LOWDIM_API DistortionReport measure_distortion(In<T> x, const DistortionOptions& options);
 
+/// The result of smallest_dim: the smallest output dimension that met the target.
 struct SmallestDim {
   std::int64_t k = 0;            ///< smallest k found whose within_eps ≥ the target
   double within_eps = 0;         ///< what it reached

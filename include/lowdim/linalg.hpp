@@ -1,15 +1,16 @@
 #ifndef LOWDIM_LINALG_HPP
 #define LOWDIM_LINALG_HPP
 
-// The one place that calls CBLAS (OpenBLAS) and LAPACKE. Typed wrappers over
-// row-major views, T = float or double, with shape checks. LAPACK is called in
-// column-major form on the transposed interpretation of the row-major buffer,
-// so no wrapper copies its input behind the caller's back (lu_normalize is the
-// one documented exception). A LAPACK info != 0 throws numerical_error naming
-// the routine and the value.
-//
-// Inputs are `In<T>` (a ConstMatrixView<T> that also accepts a MatrixView<T> or
-// Matrix<T>); T is deduced from the outputs.
+/// \file
+/// The one place that calls CBLAS (OpenBLAS) and LAPACKE. Typed wrappers over
+/// row-major views, T = float or double, with shape checks. LAPACK is called in
+/// column-major form on the transposed interpretation of the row-major buffer,
+/// so no wrapper copies its input behind the caller's back (lu_normalize is the
+/// one documented exception). A LAPACK info != 0 throws numerical_error naming
+/// the routine and the value.
+///
+/// Inputs are `In<T>` (a ConstMatrixView<T> that also accepts a MatrixView<T> or
+/// Matrix<T>); T is deduced from the outputs.
 
 #include <lowdim/matrix.hpp>
 
@@ -21,12 +22,26 @@
 
 namespace lowdim {
 
+/// A read-only matrix argument: a ConstMatrixView<T> that also takes a MatrixView<T> or a
+/// Matrix<T> without naming T (T is deduced from the other arguments).
 template <class T>
 using In = std::type_identity_t<ConstMatrixView<T>>;
 
-enum class Op { none, transpose };
-enum class Side { left, right };
-enum class Triangle { lower, upper };
+/// Whether a matrix operand is used as is or transposed.
+enum class Op {
+  none,      ///< A
+  transpose  ///< Aᵀ
+};
+/// The side a triangular or symmetric operand is applied from.
+enum class Side {
+  left,  ///< op(A) · B
+  right  ///< B · op(A)
+};
+/// Which triangle of a matrix is referenced.
+enum class Triangle {
+  lower,  ///< the lower triangle
+  upper   ///< the upper triangle
+};
 
 /// Instruction set of lowdim's dense product kernel (behind the dense sketches, whitening and
 /// the other reproducible products): "avx512", "avx2" or "generic", fixed at start-up; the
@@ -140,6 +155,7 @@ LOWDIM_API void transpose(In<T> a, MatrixView<T> out);
 
 /// Threads used by lowdim's OpenMP regions and by OpenBLAS (≤ 0: leave as is).
 LOWDIM_API void set_num_threads(int threads);
+/// The thread count lowdim uses now (its OpenMP regions and OpenBLAS).
 LOWDIM_API int num_threads();
 /// OpenBLAS's configuration string, its core name and thread count, e.g.
 /// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64; core Haswell; 2 threads".

@@ -1,11 +1,12 @@
 #ifndef LOWDIM_MATRIX_HPP
 #define LOWDIM_MATRIX_HPP
 
-// Dense row-major matrices. Rows are samples: n points in d dimensions are n × d.
-//   Matrix<T>           owns a 64-byte aligned buffer (stride == cols); move-only.
-//   MatrixView<T>       non-owning, mutable, with a row stride (elements between rows).
-//   ConstMatrixView<T>  non-owning, read-only.
-// Nothing here copies data behind the caller's back: copies are explicit (clone, copy_from).
+/// \file
+/// Dense row-major matrices. Rows are samples: n points in d dimensions are n × d.
+///   Matrix<T>           owns a 64-byte aligned buffer (stride == cols); move-only.
+///   MatrixView<T>       non-owning, mutable, with a row stride (elements between rows).
+///   ConstMatrixView<T>  non-owning, read-only.
+/// Nothing here copies data behind the caller's back: copies are explicit (clone, copy_from).
 
 #include <lowdim/error.hpp>
 #include <lowdim/export.hpp>
@@ -25,6 +26,7 @@
 namespace lowdim {
 
 template <class T>
+/// A read-only, non-owning rows × cols view of row-major data whose rows are stride() elements apart.
 class ConstMatrixView {
  public:
   ConstMatrixView() = default;
@@ -35,16 +37,21 @@ class ConstMatrixView {
     LOWDIM_CHECK(stride_ >= cols, "matrix view: stride {} is smaller than cols {}", stride_, cols);
   }
 
-  const T* data() const noexcept { return data_; }
-  std::int64_t rows() const noexcept { return rows_; }
-  std::int64_t cols() const noexcept { return cols_; }
+  const T* data() const noexcept { return data_; }  ///< The first element.
+  std::int64_t rows() const noexcept { return rows_; }  ///< Number of rows.
+  std::int64_t cols() const noexcept { return cols_; }  ///< Number of columns.
+  /// Elements between the starts of consecutive rows (≥ cols()).
   std::int64_t stride() const noexcept { return stride_; }
-  std::int64_t size() const noexcept { return rows_ * cols_; }
-  bool empty() const noexcept { return rows_ == 0 || cols_ == 0; }
+  std::int64_t size() const noexcept { return rows_ * cols_; }  ///< rows() · cols().
+  bool empty() const noexcept { return rows_ == 0 || cols_ == 0; }  ///< True when the view has no element.
+  /// True when the rows follow each other without gaps.
   bool contiguous() const noexcept { return stride_ == cols_ || rows_ <= 1; }
 
+  /// Element (i, j); unchecked.
   const T& operator()(std::int64_t i, std::int64_t j) const noexcept { return data_[i * stride_ + j]; }
+  /// The first element of row i; unchecked.
   const T* row(std::int64_t i) const noexcept { return data_ + i * stride_; }
+  /// Row i as a span of cols() elements; unchecked.
   std::span<const T> row_span(std::int64_t i) const noexcept {
     return {row(i), static_cast<std::size_t>(cols_)};
   }
@@ -65,40 +72,51 @@ class ConstMatrixView {
 };
 
 template <class T>
+/// A mutable, non-owning rows × cols view of row-major data whose rows are stride() elements apart.
 class MatrixView {
  public:
   MatrixView() = default;
+  /// rows × cols at data, rows stride elements apart (stride defaults to cols).
   MatrixView(T* data, std::int64_t rows, std::int64_t cols, std::int64_t stride = -1)
       : data_(data), rows_(rows), cols_(cols), stride_(stride < 0 ? cols : stride) {
     LOWDIM_CHECK(rows >= 0 && cols >= 0, "matrix view: negative shape {} x {}", rows, cols);
     LOWDIM_CHECK(stride_ >= cols, "matrix view: stride {} is smaller than cols {}", stride_, cols);
   }
 
-  T* data() const noexcept { return data_; }
-  std::int64_t rows() const noexcept { return rows_; }
-  std::int64_t cols() const noexcept { return cols_; }
+  T* data() const noexcept { return data_; }  ///< The first element.
+  std::int64_t rows() const noexcept { return rows_; }  ///< Number of rows.
+  std::int64_t cols() const noexcept { return cols_; }  ///< Number of columns.
+  /// Elements between the starts of consecutive rows (≥ cols()).
   std::int64_t stride() const noexcept { return stride_; }
-  std::int64_t size() const noexcept { return rows_ * cols_; }
-  bool empty() const noexcept { return rows_ == 0 || cols_ == 0; }
+  std::int64_t size() const noexcept { return rows_ * cols_; }  ///< rows() · cols().
+  bool empty() const noexcept { return rows_ == 0 || cols_ == 0; }  ///< True when the view has no element.
+  /// True when the rows follow each other without gaps.
   bool contiguous() const noexcept { return stride_ == cols_ || rows_ <= 1; }
 
+  /// Element (i, j); unchecked.
   T& operator()(std::int64_t i, std::int64_t j) const noexcept { return data_[i * stride_ + j]; }
+  /// The first element of row i; unchecked.
   T* row(std::int64_t i) const noexcept { return data_ + i * stride_; }
+  /// Row i as a span of cols() elements; unchecked.
   std::span<T> row_span(std::int64_t i) const noexcept { return {row(i), static_cast<std::size_t>(cols_)}; }
 
+  /// The nr × nc block whose top-left element is (r0, c0).
   MatrixView block(std::int64_t r0, std::int64_t c0, std::int64_t nr, std::int64_t nc) const {
     LOWDIM_CHECK(r0 >= 0 && c0 >= 0 && nr >= 0 && nc >= 0 && r0 + nr <= rows_ && c0 + nc <= cols_,
                  "matrix block: [{}, {}) x [{}, {}) is outside a {} x {} matrix", r0, r0 + nr, c0, c0 + nc,
                  rows_, cols_);
     return MatrixView(data_ + r0 * stride_ + c0, nr, nc, stride_);
   }
+  /// Rows [r0, r0 + nr), all columns.
   MatrixView row_block(std::int64_t r0, std::int64_t nr) const { return block(r0, 0, nr, cols_); }
 
+  /// A read-only view of the same elements.
   operator ConstMatrixView<T>() const noexcept {  // NOLINT: views convert like pointers do
     return ConstMatrixView<T>(data_, rows_, cols_, stride_);
   }
-  ConstMatrixView<T> as_const() const noexcept { return *this; }
+  ConstMatrixView<T> as_const() const noexcept { return *this; }  ///< A read-only view of the same elements.
 
+  /// Sets every element to value.
   void fill(T value) const {
     for (std::int64_t i = 0; i < rows_; ++i) std::fill_n(row(i), cols_, value);
   }
@@ -126,7 +144,7 @@ class Matrix {
   static_assert(std::is_trivially_copyable_v<T>, "Matrix<T> holds trivially copyable numbers");
 
  public:
-  static constexpr std::size_t alignment = 64;
+  static constexpr std::size_t alignment = 64;  ///< Byte alignment of the buffer.
 
   Matrix() = default;
   /// A zero-filled rows × cols matrix.
@@ -158,10 +176,11 @@ class Matrix {
     return m;
   }
 
-  Matrix(Matrix&& other) noexcept
+  Matrix(Matrix&& other) noexcept  ///< Takes other's buffer; other is left empty.
       : data_(std::exchange(other.data_, nullptr)),
         rows_(std::exchange(other.rows_, 0)),
         cols_(std::exchange(other.cols_, 0)) {}
+  /// Takes other's buffer, freeing this one's; other is left empty.
   Matrix& operator=(Matrix&& other) noexcept {
     if (this != &other) {
       std::free(data_);
@@ -175,36 +194,49 @@ class Matrix {
   Matrix& operator=(const Matrix&) = delete;
   ~Matrix() { std::free(data_); }
 
-  Matrix clone() const { return copy_of(cview()); }
+  Matrix clone() const { return copy_of(cview()); }  ///< An element-wise copy.
 
-  T* data() noexcept { return data_; }
-  const T* data() const noexcept { return data_; }
-  std::int64_t rows() const noexcept { return rows_; }
-  std::int64_t cols() const noexcept { return cols_; }
-  std::int64_t stride() const noexcept { return cols_; }
-  std::int64_t size() const noexcept { return rows_ * cols_; }
-  bool empty() const noexcept { return rows_ == 0 || cols_ == 0; }
+  T* data() noexcept { return data_; }  ///< The first element.
+  const T* data() const noexcept { return data_; }  ///< The first element.
+  std::int64_t rows() const noexcept { return rows_; }  ///< Number of rows.
+  std::int64_t cols() const noexcept { return cols_; }  ///< Number of columns.
+  std::int64_t stride() const noexcept { return cols_; }  ///< Elements between rows: always cols().
+  std::int64_t size() const noexcept { return rows_ * cols_; }  ///< rows() · cols().
+  bool empty() const noexcept { return rows_ == 0 || cols_ == 0; }  ///< True when the matrix has no element.
 
+  /// Element (i, j); unchecked.
   T& operator()(std::int64_t i, std::int64_t j) noexcept { return data_[i * cols_ + j]; }
+  /// Element (i, j); unchecked.
   const T& operator()(std::int64_t i, std::int64_t j) const noexcept { return data_[i * cols_ + j]; }
-  T* row(std::int64_t i) noexcept { return data_ + i * cols_; }
+  T* row(std::int64_t i) noexcept { return data_ + i * cols_; }  ///< The first element of row i; unchecked.
+  /// The first element of row i; unchecked.
   const T* row(std::int64_t i) const noexcept { return data_ + i * cols_; }
+  /// All elements, row after row.
   std::span<T> flat() noexcept { return {data_, static_cast<std::size_t>(size())}; }
+  /// All elements, row after row.
   std::span<const T> flat() const noexcept { return {data_, static_cast<std::size_t>(size())}; }
 
+  /// A mutable view of the whole matrix.
   MatrixView<T> view() noexcept { return MatrixView<T>(data_, rows_, cols_, cols_); }
-  ConstMatrixView<T> view() const noexcept { return cview(); }
+  ConstMatrixView<T> view() const noexcept { return cview(); }  ///< A read-only view of the whole matrix.
+  /// A read-only view of the whole matrix.
   ConstMatrixView<T> cview() const noexcept { return ConstMatrixView<T>(data_, rows_, cols_, cols_); }
+  /// A mutable view of the whole matrix.
   operator MatrixView<T>() noexcept { return view(); }             // NOLINT
+  /// A read-only view of the whole matrix.
   operator ConstMatrixView<T>() const noexcept { return cview(); }  // NOLINT
 
+  /// The nr × nc block whose top-left element is (r0, c0).
   MatrixView<T> block(std::int64_t r0, std::int64_t c0, std::int64_t nr, std::int64_t nc) {
     return view().block(r0, c0, nr, nc);
   }
+  /// The nr × nc block whose top-left element is (r0, c0), read-only.
   ConstMatrixView<T> block(std::int64_t r0, std::int64_t c0, std::int64_t nr, std::int64_t nc) const {
     return cview().block(r0, c0, nr, nc);
   }
+  /// Rows [r0, r0 + nr), all columns.
   MatrixView<T> row_block(std::int64_t r0, std::int64_t nr) { return view().row_block(r0, nr); }
+  /// Rows [r0, r0 + nr), all columns, read-only.
   ConstMatrixView<T> row_block(std::int64_t r0, std::int64_t nr) const { return cview().row_block(r0, nr); }
 
  private:
@@ -214,9 +246,9 @@ class Matrix {
 
 /// Position of a non-finite element (NaN or ±Inf).
 struct NonFinite {
-  std::int64_t row;
-  std::int64_t col;
-  double value;
+  std::int64_t row;  ///< Row of the first non-finite element.
+  std::int64_t col;  ///< Column of the first non-finite element.
+  double value;  ///< Its value (NaN or ±Inf).
 };
 
 /// The first non-finite element in row-major order, if any. O(rows·cols), OpenMP-parallel.

@@ -1,12 +1,13 @@
 #ifndef LOWDIM_RANDOM_HPP
 #define LOWDIM_RANDOM_HPP
 
-// Counter-based random numbers: Philox4x32-10 (Random123). A stream is
-// (seed, stream id); the i-th number of a stream is a pure function of
-// (seed, stream, i), never of a shared running state. Filling a view assigns
-// element (r, c) the number of index first + r·cols + c, so the output is
-// bit-identical for any thread count and for any split of a big matrix into
-// blocks: generating rows [r0, r1) of an R × C matrix is fill(block, first = r0·C).
+/// \file
+/// Counter-based random numbers: Philox4x32-10 (Random123). A stream is
+/// (seed, stream id); the i-th number of a stream is a pure function of
+/// (seed, stream, i), never of a shared running state. Filling a view assigns
+/// element (r, c) the number of index first + r·cols + c, so the output is
+/// bit-identical for any thread count and for any split of a big matrix into
+/// blocks: generating rows [r0, r1) of an R × C matrix is fill(block, first = r0·C).
 
 #include <lowdim/matrix.hpp>
 
@@ -54,14 +55,18 @@ constexpr std::uint64_t below_from_bits(std::uint64_t bits, std::uint64_t n) noe
   return static_cast<std::uint64_t>((static_cast<u128>(bits) * n) >> 64);
 }
 
+/// A random stream (seed, stream id) of Philox4x32-10: its i-th number is a pure function of (seed, stream, i).
 class LOWDIM_API RandomStream {
  public:
+  /// The stream of this seed and numeric id.
   constexpr explicit RandomStream(std::uint64_t seed, std::uint64_t stream = 0) noexcept
       : seed_(seed), stream_(stream) {}
+  /// The stream of this seed and registered id.
   constexpr RandomStream(std::uint64_t seed, StreamId stream) noexcept
       : seed_(seed), stream_(static_cast<std::uint64_t>(stream)) {}
 
-  std::uint64_t seed() const noexcept { return seed_; }
+  std::uint64_t seed() const noexcept { return seed_; }  ///< The seed (Philox key).
+  /// The stream id (upper half of the Philox counter).
   std::uint64_t stream() const noexcept { return stream_; }
   /// Another stream of the same seed; streams with different ids are independent.
   constexpr RandomStream with_stream(std::uint64_t stream) const noexcept { return RandomStream(seed_, stream); }

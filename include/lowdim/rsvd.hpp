@@ -1,29 +1,30 @@
 #ifndef LOWDIM_RSVD_HPP
 #define LOWDIM_RSVD_HPP
 
-// Randomized SVD family (Halko, Martinsson & Tropp 2011; Musco & Musco 2015;
-// Yu, Gu & Li 2018; Tropp, Yurtsever, Udell & Cevher 2017/2019). Every routine
-// works on a view A (m × n, tall or wide, any row stride) that it never copies
-// or modifies. The derivations, the default rules and the measured trade-offs
-// are in docs/rsvd.md.
-//
-// Conventions shared by every result:
-//  * singular values / eigenvalues are in descending order;
-//  * sign: in each column of U the entry of largest magnitude (the first one on
-//    a tie) is positive, and the matching row of Vt carries the same flip, so
-//    U·diag(S)·Vt is unchanged;
-//  * randomness comes only from RandomStream(seed, stream): the same seed gives
-//    bit-identical results on any thread count;
-//  * cost is counted in passes over A (one product of A or Aᵀ with a block of
-//    columns); everything else is O((m + n)·l²) for sketch width l.
-//
-// Errors: rank ≤ 0 or rank > min(m, n) ("rsvd: rank 600 exceeds min(rows, cols)
-// = 500"), an empty A, a non-finite entry of A (reported with row and column),
-// tol outside (0, 1), a non-square or non-symmetric A for the eigensolvers, and a
-// result that T cannot represent (numerical_error: a singular value above the largest
-// float, say). Any finite A is accepted: an A whose largest |a_ij| lies outside
-// [2^(−E/4), 2^(E/4)] (E = 128 for float, 1024 for double) is factored as a copy scaled by
-// a power of two (exact; memory m·n), so A and 2^j·A give the same U and V.
+/// \file
+/// Randomized SVD family (Halko, Martinsson & Tropp 2011; Musco & Musco 2015;
+/// Yu, Gu & Li 2018; Tropp, Yurtsever, Udell & Cevher 2017/2019). Every routine
+/// works on a view A (m × n, tall or wide, any row stride) that it never copies
+/// or modifies. The derivations, the default rules and the measured trade-offs
+/// are in docs/rsvd.md.
+///
+/// Conventions shared by every result:
+///  * singular values / eigenvalues are in descending order;
+///  * sign: in each column of U the entry of largest magnitude (the first one on
+///    a tie) is positive, and the matching row of Vt carries the same flip, so
+///    U·diag(S)·Vt is unchanged;
+///  * randomness comes only from RandomStream(seed, stream): the same seed gives
+///    bit-identical results on any thread count;
+///  * cost is counted in passes over A (one product of A or Aᵀ with a block of
+///    columns); everything else is O((m + n)·l²) for sketch width l.
+///
+/// Errors: rank ≤ 0 or rank > min(m, n) ("rsvd: rank 600 exceeds min(rows, cols)
+/// = 500"), an empty A, a non-finite entry of A (reported with row and column),
+/// tol outside (0, 1), a non-square or non-symmetric A for the eigensolvers, and a
+/// result that T cannot represent (numerical_error: a singular value above the largest
+/// float, say). Any finite A is accepted: an A whose largest |a_ij| lies outside
+/// [2^(−E/4), 2^(E/4)] (E = 128 for float, 1024 for double) is factored as a copy scaled by
+/// a power of two (exact; memory m·n), so A and 2^j·A give the same U and V.
 
 #include <lowdim/linalg.hpp>
 #include <lowdim/matrix.hpp>
@@ -60,7 +61,7 @@ struct RsvdOptions {
   /// Test matrix Ω (l × n, raw entries): gaussian draws N(0, 1) from RandomStream(seed);
   /// the other kinds go through SketchOperator with jl_scaling = false.
   SketchKind sketch = SketchKind::gaussian;
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;  ///< Seed of the test matrix.
 };
 
 /// A rank-k factorisation A ≈ U·diag(S)·Vt.
@@ -108,7 +109,7 @@ struct KrylovOptions {
   /// q = 7 if k < 0.1·min(m, n) else 4 (at least q + 1), or until the space fills min(m, n).
   int iterations = automatic;
   SketchKind sketch = SketchKind::gaussian;  ///< test block Ω (b × n), raw entries
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;  ///< Seed of the test block.
 };
 
 /// Block Krylov SVD: builds orthonormal Q, P with QᵀA = G·Pᵀ exactly (G lower block
@@ -127,8 +128,8 @@ struct QbOptions {
   std::int64_t block_size = 32;        ///< columns added per step (capped at min(m, n))
   std::int64_t max_rank = automatic;   ///< stop at this rank at the latest; automatic: min(m, n)
   int power_iterations = 1;            ///< per block, on the deflated matrix A − QB
-  SketchKind sketch = SketchKind::gaussian;
-  std::uint64_t seed = 0;
+  SketchKind sketch = SketchKind::gaussian;  ///< Kind of the test matrices Ω_i.
+  std::uint64_t seed = 0;  ///< Seed of the test matrices.
 };
 
 /// A ≈ Q·B with the error actually reached.
@@ -140,7 +141,7 @@ struct QbResult {
   double error = 0;          ///< ‖A − QB‖_F
   double relative_error = 0;  ///< error / ‖A‖_F
   bool converged = false;    ///< relative_error ≤ tol (false: stopped at max_rank)
-  std::int64_t passes = 0;
+  std::int64_t passes = 0;  ///< Passes over A made.
 };
 
 /// Grows Q, B by blocks until ‖A − QB‖_F ≤ tol·‖A‖_F or rank max_rank. The error is tracked
@@ -160,7 +161,7 @@ template <class T>
 struct EigResult {
   Matrix<T> u;           ///< n × k, orthonormal columns (sign convention as for U above)
   std::vector<T> w;      ///< k eigenvalues by descending magnitude (Nyström: descending, ≥ 0)
-  std::int64_t passes = 0;
+  std::int64_t passes = 0;  ///< Passes over A made.
 };
 
 /// Randomized symmetric eigensolver (HMT Alg. 5.3): Q = range_finder(A), eigh(QᵀAQ), the k
@@ -186,7 +187,7 @@ struct StreamingOptions {
   std::int64_t core_size = automatic;
   /// q, rows of the independent Gaussian sketch used for the a-posteriori error estimate.
   std::int64_t error_sketch_size = 10;
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;  ///< Seed of the test matrices.
 };
 
 /// Single-pass sketch of an m × n matrix whose rows arrive once, in order, in chunks of any
@@ -199,12 +200,13 @@ struct StreamingOptions {
 template <class T>
 class LOWDIM_API StreamingSketch {
  public:
+  /// A sketch of a rows × cols matrix whose rows arrive in chunks, in order.
   StreamingSketch(std::int64_t rows, std::int64_t cols, const StreamingOptions& options);
   /// Feeds the next chunk.rows() rows (chunk.cols() == cols). Cost O(chunk rows·(n·(k + s + q))).
   void append(In<T> chunk);
-  std::int64_t rows_seen() const noexcept { return seen_; }
-  std::int64_t range_size() const noexcept { return k_; }
-  std::int64_t core_size() const noexcept { return s_; }
+  std::int64_t rows_seen() const noexcept { return seen_; }  ///< Rows appended so far.
+  std::int64_t range_size() const noexcept { return k_; }  ///< k, the columns of the range sketch.
+  std::int64_t core_size() const noexcept { return s_; }  ///< s, the size of the core sketch.
   /// The rank-r approximation (all rows must have been fed). error is the a-posteriori estimate
   /// sqrt(‖W − ΘÂ‖²_F / q) of ‖A − Â‖_F and relative_error its ratio to the estimate
   /// sqrt(‖W‖²_F / q) of ‖A‖_F. Cost O((m + n)·k·s).
@@ -240,6 +242,7 @@ enum class SvdMethod {
   qb,           ///< qb_svd (fixed accuracy: needs tol)
   single_pass,  ///< single_pass_svd
 };
+/// The name of a method, as parse_svd_method reads it.
 LOWDIM_API const char* to_string(SvdMethod method) noexcept;
 /// Parses "krylov", "rsvd", "qb", "single-pass"; throws invalid_argument listing the names.
 LOWDIM_API SvdMethod parse_svd_method(std::string_view name);
@@ -249,15 +252,16 @@ LOWDIM_API SvdMethod parse_svd_method(std::string_view name);
 /// use is an invalid_argument naming it ("svd: oversampling is not used by method krylov …"),
 /// never silently ignored.
 struct SvdOptions {
-  SvdMethod method = SvdMethod::krylov;
+  SvdMethod method = SvdMethod::krylov;  ///< The algorithm (default: block Krylov with adaptive depth).
   std::int64_t rank = 0;  ///< fixed-rank methods: k (required); qb: the maximum rank (0: min(m, n))
   double tol = 0;         ///< qb only (required there): relative Frobenius error to reach
   std::int64_t oversampling = automatic;  ///< rsvd: p; single-pass: range size = rank + p; qb, krylov: error
   int power_iterations = automatic;  ///< rsvd: q; krylov: the most blocks; qb: per block; single-pass: error
   std::int64_t block_size = automatic;  ///< krylov and qb block width; rsvd, single-pass: error
   SketchKind sketch = SketchKind::gaussian;  ///< test matrix (single-pass: gaussian only)
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;  ///< Seed of the test matrix.
 };
+/// The SVD of a (m × n) by options.method: fixed rank or, for qb, fixed accuracy.
 template <class T>
 LOWDIM_API SvdResult<T> svd(In<T> a, const SvdOptions& options);
 

@@ -1,23 +1,24 @@
 #ifndef LOWDIM_SKETCH_HPP
 #define LOWDIM_SKETCH_HPP
 
-// Sketch operators, the kernels layer: a random k × d matrix S, described by
-// (kind, d, k, seed, options) and applied row by row, y = S x, to n × d data
-// (n × k out). Each kind is one self-contained unit (src/operators/<kind>.cpp)
-// registered in one table; front ends parse names through that table.
-//
-// Where the kind allows, application is matrix-free: blocks of S are
-// regenerated from the seed, so memory is O(block · k), not O(d · k).
-// materialized() gives the cached form (S, or what the kind regenerates per
-// call, kept in memory) for small batches: one LSH query, one attention step.
-// Both forms give the same bits. The output depends only on the description
-// and the input rows: not on the thread count, not on whether the rows come in
-// one call or in chunks, not on the cached or matrix-free form.
-//
-// Extreme but finite input is handled row by row: a row whose image would
-// overflow or fall into the denormals is recomputed from a copy scaled by a
-// power of two, so S(2^e x) = 2^e S x holds wherever the result is
-// representable; an image that is not representable is a numerical_error.
+/// \file
+/// Sketch operators, the kernels layer: a random k × d matrix S, described by
+/// (kind, d, k, seed, options) and applied row by row, y = S x, to n × d data
+/// (n × k out). Each kind is one self-contained unit (src/operators/<kind>.cpp)
+/// registered in one table; front ends parse names through that table.
+///
+/// Where the kind allows, application is matrix-free: blocks of S are
+/// regenerated from the seed, so memory is O(block · k), not O(d · k).
+/// materialized() gives the cached form (S, or what the kind regenerates per
+/// call, kept in memory) for small batches: one LSH query, one attention step.
+/// Both forms give the same bits. The output depends only on the description
+/// and the input rows: not on the thread count, not on whether the rows come in
+/// one call or in chunks, not on the cached or matrix-free form.
+///
+/// Extreme but finite input is handled row by row: a row whose image would
+/// overflow or fall into the denormals is recomputed from a copy scaled by a
+/// power of two, so S(2^e x) = 2^e S x holds wherever the result is
+/// representable; an image that is not representable is a numerical_error.
 
 #include <lowdim/linalg.hpp>
 #include <lowdim/matrix.hpp>

@@ -1,9 +1,14 @@
 #ifndef LOWDIM_VERSION_HPP
 #define LOWDIM_VERSION_HPP
 
-// The single source of truth for the version; CMake reads these lines.
+/// \file
+/// The single source of truth for the version; CMake reads these lines.
+
+/// Major version: changes break the API or the ABI.
 #define LOWDIM_VERSION_MAJOR 0
+/// Minor version: additions.
 #define LOWDIM_VERSION_MINOR 1
+/// Patch version: fixes.
 #define LOWDIM_VERSION_PATCH 0
 
 #include <lowdim/export.hpp>

@@ -1,12 +1,13 @@
 #ifndef LOWDIM_WHITENING_HPP
 #define LOWDIM_WHITENING_HPP
 
-// Streaming mergeable moments, PCA, and the whitening family of Kessy, Lewin &
-// Strimmer (2018): pca, zca, cholesky, zca-cor, pca-cor; BERT-whitening (Su et
-// al. 2021) as a named entry point. Rows are samples: X is n × d.
-// Convention: y = (x − μ)·W with W d × k (the transpose of Kessy's z = W x).
-// Every fitted quantity is held in double; transforms take float or double.
-// The math, the sign convention and a worked example are in docs/whitening.md.
+/// \file
+/// Streaming mergeable moments, PCA, and the whitening family of Kessy, Lewin &
+/// Strimmer (2018): pca, zca, cholesky, zca-cor, pca-cor; BERT-whitening (Su et
+/// al. 2021) as a named entry point. Rows are samples: X is n × d.
+/// Convention: y = (x − μ)·W with W d × k (the transpose of Kessy's z = W x).
+/// Every fitted quantity is held in double; transforms take float or double.
+/// The math, the sign convention and a worked example are in docs/whitening.md.
 
 #include <lowdim/matrix.hpp>
 
