@@ -35,6 +35,8 @@ class CMakeBuild(build_ext):
             sys.exit(f"setup.py: expected one built extension under {build}/python/lowdim, found {built}")
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copyfile(built[0], target)
+        shutil.copyfile(os.path.join(os.path.dirname(built[0]), "_lowdim.pyi"),
+                        os.path.join(os.path.dirname(target), "_lowdim.pyi"))
         # liblowdim by its SONAME (what the extension's DT_NEEDED names), found through $ORIGIN.
         sonames = [p for p in glob.glob(os.path.join(build, "liblowdim.so.*")) if re.search(r"\.so\.\d+\.\d+$", p)]
         if len(sonames) != 1:

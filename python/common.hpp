@@ -104,7 +104,7 @@ inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<f
 
 // Runs fn<float> or fn<double> by the array's dtype.
 template <class Fn>
-py::object by_dtype(const py::array& a, Fn&& fn) {
+auto by_dtype(const py::array& a, Fn&& fn) -> decltype(fn.template operator()<double>()) {
   if (is_float32(a)) return fn.template operator()<float>();
   return fn.template operator()<double>();
 }

@@ -28,8 +28,8 @@ using namespace lowdim::python;
 
 namespace {
 
-py::object sketch_apply(const SketchOperator& op, const py::array& x, bool transpose) {
-  return by_dtype(x, [&]<class T>() -> py::object {
+py::array sketch_apply(const SketchOperator& op, const py::array& x, bool transpose) {
+  return by_dtype(x, [&]<class T>() -> py::array {
     auto in = as_input<T>(x, transpose ? "Sketch.apply_transpose" : "Sketch.apply");
     auto out = new_array<T>(in.view.rows(), transpose ? op.input_dim() : op.output_dim());
     auto view = as_output(out);
@@ -87,8 +87,8 @@ Whitening fit_whitening(const py::array& x, const std::string& kind, std::int64_
   return std::move(*model);
 }
 
-py::object whitening_apply(const Whitening& w, const py::array& x, bool inverse) {
-  return by_dtype(x, [&]<class T>() -> py::object {
+py::array whitening_apply(const Whitening& w, const py::array& x, bool inverse) {
+  return by_dtype(x, [&]<class T>() -> py::array {
     auto in = as_input<T>(x, inverse ? "Whitening.inverse_transform" : "Whitening.transform");
     auto out = new_array<T>(in.view.rows(), inverse ? w.dim() : w.output_dim());
     auto view = as_output(out);
@@ -129,8 +129,8 @@ Pca fit_pca(const py::array& x, std::int64_t k, const std::string& solver, std::
 
 // transform / inverse_transform of a fitted model with dim() inputs and output_dim() outputs.
 template <class Model>
-py::object model_apply(const Model& model, const py::array& x, bool inverse, const char* name) {
-  return by_dtype(x, [&]<class T>() -> py::object {
+py::array model_apply(const Model& model, const py::array& x, bool inverse, const char* name) {
+  return by_dtype(x, [&]<class T>() -> py::array {
     const std::string who = fmt::format("{}.{}", name, inverse ? "inverse_transform" : "transform");
     auto in = as_input<T>(x, who.c_str());
     const std::int64_t out_dim = inverse ? model.dim() : model.components_count();
@@ -147,8 +147,8 @@ py::object model_apply(const Model& model, const py::array& x, bool inverse, con
   });
 }
 
-py::object projection_apply(const RandomProjection& p, const py::array& x, bool inverse) {
-  return by_dtype(x, [&]<class T>() -> py::object {
+py::array projection_apply(const RandomProjection& p, const py::array& x, bool inverse) {
+  return by_dtype(x, [&]<class T>() -> py::array {
     auto in = as_input<T>(x, inverse ? "RandomProjection.inverse_transform" : "RandomProjection.transform");
     auto out = new_array<T>(in.view.rows(), inverse ? p.input_dim() : p.output_dim());
     auto view = as_output(out);
@@ -207,6 +207,10 @@ PYBIND11_MODULE(_lowdim, m) {
   static py::exception<lowdim::invalid_argument> invalid(m, "InvalidArgument", PyExc_ValueError);
   static py::exception<lowdim::io_error> io(m, "IoError", PyExc_OSError);
   static py::exception<lowdim::numerical_error> numerical(m, "NumericalError", base.ptr());
+  base.attr("__doc__") = "Base of the errors lowdim raises (a failed computation or a user error).";
+  invalid.attr("__doc__") = "An argument lowdim cannot accept: a value, a shape or a dtype (also a ValueError).";
+  io.attr("__doc__") = "A file that cannot be opened, read, parsed or written (also an OSError).";
+  numerical.attr("__doc__") = "A numerical routine failed, e.g. a factorization (a lowdim.Error).";
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -223,7 +227,8 @@ PYBIND11_MODULE(_lowdim, m) {
 
   m.def("set_num_threads", &linalg::set_num_threads, py::arg("threads"),
         "Threads for lowdim's OpenMP loops and OpenBLAS.");
-  m.def("blas_info", &linalg::blas_info);
+  m.def("blas_info", &linalg::blas_info,
+        "OpenBLAS's configuration, the core it runs on and its thread count, as one line.");
   m.def(
       "sketch_kinds",
       [] {
@@ -242,16 +247,21 @@ PYBIND11_MODULE(_lowdim, m) {
                                    SketchOptions{density, jl_scaling, parse_row_norms(row_norms)});
            }),
            py::arg("kind"), py::arg("input_dim"), py::arg("output_dim"), py::arg("seed") = 0,
-           py::arg("density") = 0.0, py::arg("jl_scaling") = true, py::arg("row_norms") = "chi")
-      .def_property_readonly("kind", [](const SketchOperator& s) { return to_string(s.kind()); })
-      .def_property_readonly("input_dim", &SketchOperator::input_dim)
-      .def_property_readonly("output_dim", &SketchOperator::output_dim)
-      .def_property_readonly("seed", &SketchOperator::seed)
+           py::arg("density") = 0.0, py::arg("jl_scaling") = true, py::arg("row_norms") = "chi",
+           "kind: one of sketch_kinds(). density: 0 = the kind's default. jl_scaling: E|Sx|^2 = |x|^2. "
+           "row_norms: chi or sqrt_d (orthogonal and simplex).")
+      .def_property_readonly("kind", [](const SketchOperator& s) { return to_string(s.kind()); },
+                             "The kind's registered name")
+      .def_property_readonly("input_dim", &SketchOperator::input_dim, "d, the dimension of the input rows")
+      .def_property_readonly("output_dim", &SketchOperator::output_dim, "k, the dimension of the output rows")
+      .def_property_readonly("seed", &SketchOperator::seed, "The seed S is drawn from")
       .def_property_readonly("orthogonal", &SketchOperator::orthogonal, "True when S S^T = gram_scale I")
-      .def_property_readonly("gram_scale", &SketchOperator::gram_scale)
-      .def_property_readonly("padded_dim", &SketchOperator::padded_dim)
-      .def_property_readonly("cached", &SketchOperator::cached)
-      .def_property_readonly("cached_bytes", &SketchOperator::cached_bytes)
+      .def_property_readonly("gram_scale", &SketchOperator::gram_scale, "c when S S^T = c I, else 0")
+      .def_property_readonly("padded_dim", &SketchOperator::padded_dim,
+                             "The power of two the Hadamard kinds pad d to (d for the others)")
+      .def_property_readonly("cached", &SketchOperator::cached, "True for the materialized (cached) form")
+      .def_property_readonly("cached_bytes", &SketchOperator::cached_bytes,
+                             "Bytes the cached form keeps in memory (0 when matrix-free)")
       .def("materialized", &SketchOperator::materialized,
            "The cached form: same output bits, S (or what is regenerated per call) kept in memory, "
            "for small batches such as one query")
@@ -260,7 +270,7 @@ PYBIND11_MODULE(_lowdim, m) {
       .def("apply_transpose", [](const SketchOperator& s, const py::array& y) { return sketch_apply(s, y, true); },
            py::arg("y"), "X (n x d) = Y (n x k) S")
       .def("materialize",
-           [](const SketchOperator& s, const std::string& dtype) -> py::object {
+           [](const SketchOperator& s, const std::string& dtype) -> py::array {
              if (dtype == "float32") return to_numpy(s.materialize<float>());
              LOWDIM_CHECK(dtype == "float64", "Sketch.materialize: dtype must be float32 or float64, not {}", dtype);
              return to_numpy(s.materialize<double>());
@@ -299,15 +309,17 @@ PYBIND11_MODULE(_lowdim, m) {
            py::arg("input_dim"), py::arg("k") = 0, py::arg("kind") = "gaussian", py::arg("eps") = 0.1,
            py::arg("n_points") = 0, py::arg("seed") = 0, py::arg("density") = 0.0,
            "k = 0 picks min_dim(n_points, eps).")
-      .def_property_readonly("input_dim", &RandomProjection::input_dim)
-      .def_property_readonly("output_dim", &RandomProjection::output_dim)
+      .def_property_readonly("input_dim", &RandomProjection::input_dim, "d, the dimension of the input rows")
+      .def_property_readonly("output_dim", &RandomProjection::output_dim, "k, the dimension of the output rows")
       .def_property_readonly("sketch", &RandomProjection::sketch, "The sketch operator S (k x d) of the projection")
       .def("transform", [](const RandomProjection& p, const py::array& x) { return projection_apply(p, x, false); },
-           py::arg("x"))
+           py::arg("x"), "y (n x k) = S x for the rows of x (n x d); float32 stays float32")
       .def("inverse_transform",
-           [](const RandomProjection& p, const py::array& y) { return projection_apply(p, y, true); }, py::arg("y"))
-      .def("save", &RandomProjection::save, py::arg("path"))
-      .def_static("load", &RandomProjection::load, py::arg("path"));
+           [](const RandomProjection& p, const py::array& y) { return projection_apply(p, y, true); }, py::arg("y"),
+           "x (n x d) = S^+ y, the least-squares preimage of minimal norm")
+      .def("save", &RandomProjection::save, py::arg("path"), "Write the description (kind, d, k, seed) atomically")
+      .def_static("load", &RandomProjection::load, py::arg("path"),
+                  "Read a saved projection; IoError for a missing, corrupt or foreign file");
 
   m.def(
       "measure_distortion",
@@ -337,9 +349,9 @@ PYBIND11_MODULE(_lowdim, m) {
 
   m.def(
       "dense_product",
-      [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) -> py::object {
+      [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) -> py::array {
         const bool single = is_float32(a) && is_float32(b);
-        const auto run = [&]<class T>() -> py::object {
+        const auto run = [&]<class T>() -> py::array {
           auto in_a = as_input<T>(a, "dense_product");
           auto in_b = as_input<T>(b, "dense_product");
           const std::int64_t m = trans_a ? in_a.view.cols() : in_a.view.rows();
@@ -370,41 +382,48 @@ PYBIND11_MODULE(_lowdim, m) {
       .def_static("fit", &fit_whitening, py::arg("x"), py::arg("kind") = "zca", py::arg("k") = 0,
                   py::arg("epsilon") = 0.0, py::arg("rank_tolerance") = 0.0, py::arg("normalize") = false,
                   "Fit on the rows of x (n x d). kind: pca, zca, cholesky, zca-cor, pca-cor.")
-      .def_static("load", &Whitening::load, py::arg("path"))
-      .def("save", &Whitening::save, py::arg("path"))
-      .def_property_readonly("kind", [](const Whitening& w) { return to_string(w.kind()); })
-      .def_property_readonly("input_dim", &Whitening::dim)
-      .def_property_readonly("output_dim", &Whitening::output_dim)
-      .def_property_readonly("mean", [](const Whitening& w) { return to_numpy(w.mean()); })
-      .def_property_readonly("matrix", [](const Whitening& w) { return to_numpy(Matrix<double>::copy_of(w.matrix())); })
+      .def_static("load", &Whitening::load, py::arg("path"),
+                  "Read a saved model; IoError for a missing, corrupt or foreign file")
+      .def("save", &Whitening::save, py::arg("path"), "Write the fitted model atomically")
+      .def_property_readonly("kind", [](const Whitening& w) { return to_string(w.kind()); }, "The whitening kind")
+      .def_property_readonly("input_dim", &Whitening::dim, "d, the dimension of the input rows")
+      .def_property_readonly("output_dim", &Whitening::output_dim, "k, the dimension of the output rows")
+      .def_property_readonly("mean", [](const Whitening& w) { return to_numpy(w.mean()); }, "mu, the mean (d)")
+      .def_property_readonly(
+          "matrix", [](const Whitening& w) { return to_numpy(Matrix<double>::copy_of(w.matrix())); },
+          "W (d x k), the whitening matrix: y = (x - mu) W")
       .def("transform", [](const Whitening& w, const py::array& x) { return whitening_apply(w, x, false); },
-           py::arg("x"))
+           py::arg("x"), "y (n x k) = (x - mu) W for the rows of x (n x d)")
       .def("inverse_transform", [](const Whitening& w, const py::array& y) { return whitening_apply(w, y, true); },
-           py::arg("y"));
+           py::arg("y"), "x (n x d) = y W^+ + mu, exact when k = d");
 
   py::class_<Pca>(m, "Pca", "Principal component analysis: y = (x - mu) C^T, C the k x d unit components.")
       .def_static("fit", &fit_pca, py::arg("x"), py::arg("k") = 0, py::arg("solver") = "exact",
                   py::arg("seed") = 0, py::arg("sketch_size") = 0,
                   "Fit on the rows of x (n x d, n >= 2). k = 0: min(d, n - 1) (exact solver). solver: exact "
                   "(eigh of the covariance) or randomized (single-pass sketch, then Rayleigh-Ritz).")
-      .def_static("load", &Pca::load, py::arg("path"))
-      .def("save", &Pca::save, py::arg("path"))
-      .def_property_readonly("input_dim", &Pca::dim)
-      .def_property_readonly("output_dim", &Pca::components_count)
-      .def_property_readonly("samples", &Pca::samples)
-      .def_property_readonly("mean", [](const Pca& p) { return to_numpy(p.mean()); })
+      .def_static("load", &Pca::load, py::arg("path"),
+                  "Read a saved model; IoError for a missing, corrupt or foreign file")
+      .def("save", &Pca::save, py::arg("path"), "Write the fitted model atomically")
+      .def_property_readonly("input_dim", &Pca::dim, "d, the dimension of the input rows")
+      .def_property_readonly("output_dim", &Pca::components_count, "k, the number of components")
+      .def_property_readonly("samples", &Pca::samples, "n, the rows the model was fitted on")
+      .def_property_readonly("mean", [](const Pca& p) { return to_numpy(p.mean()); }, "mu, the mean (d)")
       .def_property_readonly("components",
                              [](const Pca& p) { return to_numpy(Matrix<double>::copy_of(p.components())); },
                              "k x d, one unit component per row, largest variance first")
-      .def_property_readonly("explained_variance", [](const Pca& p) { return to_numpy(p.explained_variance()); })
+      .def_property_readonly("explained_variance", [](const Pca& p) { return to_numpy(p.explained_variance()); },
+                             "Variance along each component (k), the covariance's eigenvalues")
       .def_property_readonly("explained_variance_ratio",
-                             [](const Pca& p) { return to_numpy(p.explained_variance_ratio()); })
-      .def_property_readonly("singular_values", [](const Pca& p) { return to_numpy(p.singular_values()); })
-      .def_property_readonly("total_variance", &Pca::total_variance)
+                             [](const Pca& p) { return to_numpy(p.explained_variance_ratio()); },
+                             "explained_variance / total_variance (k)")
+      .def_property_readonly("singular_values", [](const Pca& p) { return to_numpy(p.singular_values()); },
+                             "Singular values of the centred data, sqrt((n - 1) explained_variance) (k)")
+      .def_property_readonly("total_variance", &Pca::total_variance, "The trace of the covariance")
       .def("transform", [](const Pca& p, const py::array& x) { return model_apply(p, x, false, "Pca"); },
-           py::arg("x"))
+           py::arg("x"), "y (n x k) = (x - mu) C^T for the rows of x (n x d)")
       .def("inverse_transform", [](const Pca& p, const py::array& y) { return model_apply(p, y, true, "Pca"); },
-           py::arg("y"));
+           py::arg("y"), "x (n x d) = y C + mu, the reconstruction from k components");
 
   m.def(
       "bert_whitening",
@@ -428,7 +447,7 @@ PYBIND11_MODULE(_lowdim, m) {
 
   m.def(
       "read",
-      [](const std::string& path, const std::string& dtype) -> py::object {
+      [](const std::string& path, const std::string& dtype) -> py::array {
         py::gil_scoped_release release;
         if (dtype == "float32") {
           auto matrix = read_matrix<float>(path);

@@ -35,6 +35,9 @@ if [ -n "${LOWDIM_TEST_PYTHON:-}" ]; then
   (cd "$work" && PYTHONPATH=$(dirname "$(dirname "$init")") "$LOWDIM_TEST_PYTHON" -c "
 import lowdim, lowdim.sklearn, numpy as np
 assert lowdim.__file__.startswith('$work/prefix'), lowdim.__file__
+import os
+for f in ['_lowdim.pyi', 'py.typed']:
+    assert os.path.exists(os.path.join(os.path.dirname(lowdim.__file__), f)), 'not installed: ' + f
 u, s, vt = lowdim.svd(np.diag([3.0, 2.0, 1.0]), rank=2)
 assert np.allclose(s, [3.0, 2.0]), s
 print('python package from', lowdim.__file__)")

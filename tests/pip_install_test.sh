@@ -15,6 +15,9 @@ cd "$work"
 PYTHONPATH=$(dirname "$(dirname "$init")") "$python" -c "
 import lowdim, lowdim.sklearn, numpy as np
 assert lowdim.__file__.startswith('$work/prefix'), lowdim.__file__
+import os
+for f in ['_lowdim.pyi', 'py.typed']:
+    assert os.path.exists(os.path.join(os.path.dirname(lowdim.__file__), f)), 'not installed: ' + f
 x = np.random.default_rng(0).standard_normal((50, 8))
 y = lowdim.sklearn.PCA(n_components=3).fit_transform(x)
 assert y.shape == (50, 3)

@@ -20,3 +20,10 @@ if(TARGET lowdim_python)
     ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>/.."
     TIMEOUT 600)
 endif()
+if(TARGET lowdim_python)
+  add_test(NAME "python API docs and type stub"
+           COMMAND ${Python3_EXECUTABLE} -m unittest -v test_api_docs
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/python)
+  set_tests_properties("python API docs and type stub" PROPERTIES
+    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>/.." TIMEOUT 120)
+endif()

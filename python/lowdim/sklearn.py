@@ -132,6 +132,7 @@ class RandomProjection(_LowdimTransformer):
         self.random_state = random_state
 
     def fit(self, X, y=None):
+        """Draws the projection for X's n_features (and, for n_components="auto", its n_samples). Returns self."""
         X = self._check(X, reset=True)
         n, d = X.shape
         if isinstance(self.n_components, str):
@@ -187,10 +188,12 @@ class PCA(_LowdimTransformer):
         self.random_state = random_state
 
     def fit(self, X, y=None):
+        """Fits the mean and the components on the rows of X. Returns self."""
         self._fit(X)
         return self
 
     def fit_transform(self, X, y=None):
+        """Fits on X and returns the transformed X (computed once, not fit then transform)."""
         return self._fit(X).transform(self._check(X, reset=False))
 
     def _fit(self, X):
@@ -258,6 +261,7 @@ class Whitening(_LowdimTransformer):
         return tags
 
     def fit(self, X, y=None):
+        """Fits the mean and the whitening matrix on the rows of X. Returns self."""
         X = self._check(X, reset=True)
         self._check_n_samples(X, 2)
         k = 0 if self.n_components is None else int(self.n_components)
@@ -291,6 +295,7 @@ class BertWhitening(Whitening):
         self.fast = fast
 
     def fit(self, X, y=None):
+        """Fits the mean and the n_components-dimensional PCA whitening on the rows of X. Returns self."""
         X = self._check(X, reset=True)
         self._check_n_samples(X, 2)
         k = X.shape[1] if self.n_components is None else int(self.n_components)
@@ -333,10 +338,12 @@ class RandomizedSVD(_LowdimTransformer):
         self.random_state = random_state
 
     def fit(self, X, y=None):
+        """Fits the top n_components right singular vectors of X (not centred). Returns self."""
         self.fit_transform(X)
         return self
 
     def fit_transform(self, X, y=None):
+        """Fits on X and returns the transformed X (computed once, not fit then transform)."""
         X = self._check(X, reset=True)
         n, d = X.shape
         k = int(self.n_components)
