@@ -49,23 +49,23 @@ cli_inspect_case(fvecs 0 "format +fvecs\n.*4 rows x 3 cols.*mean 1.25" inspect $
 cli_inspect_case(fvecs_gz 0 "format +fvecs \\(gzip-compressed\\).*4 rows x 3 cols" inspect ${d}/good.fvecs.gz)
 cli_inspect_case(ivecs 0 "format +ivecs\n.*dtype +int32.*2 rows x 3 cols.*min -3, max 32" inspect ${d}/good.ivecs)
 
-cli_inspect_case(bad_magic 1 "lowdim: [^\n]*bad_magic.npy: not an .npy file: bad magic" inspect ${d}/bad_magic.npy)
-cli_inspect_case(bad_empty 1 "lowdim: [^\n]*bad_empty.npy: empty file" inspect ${d}/bad_empty.npy)
-cli_inspect_case(bad_truncated 1 "bad_truncated.npy: truncated .npy data: the header claims shape \\(3, 4\\) of float32 \\(48 bytes\\) but the file holds 20 bytes"
+cli_inspect_case(bad_magic 3 "lowdim: [^\n]*bad_magic.npy: not an .npy file: bad magic" inspect ${d}/bad_magic.npy)
+cli_inspect_case(bad_empty 3 "lowdim: [^\n]*bad_empty.npy: empty file" inspect ${d}/bad_empty.npy)
+cli_inspect_case(bad_truncated 3 "bad_truncated.npy: truncated .npy data: the header claims shape \\(3, 4\\) of float32 \\(48 bytes\\) but the file holds 20 bytes"
   inspect ${d}/bad_truncated.npy)
-cli_inspect_case(bad_claims 1 "bad_claims.npy: truncated .npy data: the header claims shape \\(1000000000, 1000000\\)" inspect ${d}/bad_claims.npy)
-cli_inspect_case(bad_overflow 1 "bad_overflow.npy: shape \\(4294967296, 4294967296\\) overflows" inspect ${d}/bad_overflow.npy)
-cli_inspect_case(bad_negative 1 "bad_negative.npy: negative dimension -3" inspect ${d}/bad_negative.npy)
-cli_inspect_case(bad_dtype 1 "bad_dtype.npy: unsupported .npy dtype '<f2'" inspect ${d}/bad_dtype.npy)
-cli_inspect_case(bad_idx_magic 1 "bad_magic-idx1-ubyte: not an IDX file: bad magic" inspect ${d}/bad_magic-idx1-ubyte)
-cli_inspect_case(bad_idx_dtype 1 "bad_dtype-idx1-ubyte: unsupported IDX dtype code 0x0a" inspect ${d}/bad_dtype-idx1-ubyte)
-cli_inspect_case(bad_gzip 1 "bad_corrupt-idx3-ubyte.gz: corrupt gzip" inspect ${d}/bad_corrupt-idx3-ubyte.gz)
-cli_inspect_case(bad_gzip_size 1 "bad_short-idx3-ubyte.gz: truncated data: the header describes 3 rows of 4 values \\(uint8\\) but the decompressed stream ends in row 1"
+cli_inspect_case(bad_claims 3 "bad_claims.npy: truncated .npy data: the header claims shape \\(1000000000, 1000000\\)" inspect ${d}/bad_claims.npy)
+cli_inspect_case(bad_overflow 3 "bad_overflow.npy: shape \\(4294967296, 4294967296\\) overflows" inspect ${d}/bad_overflow.npy)
+cli_inspect_case(bad_negative 3 "bad_negative.npy: negative dimension -3" inspect ${d}/bad_negative.npy)
+cli_inspect_case(bad_dtype 3 "bad_dtype.npy: unsupported .npy dtype '<f2'" inspect ${d}/bad_dtype.npy)
+cli_inspect_case(bad_idx_magic 3 "bad_magic-idx1-ubyte: not an IDX file: bad magic" inspect ${d}/bad_magic-idx1-ubyte)
+cli_inspect_case(bad_idx_dtype 3 "bad_dtype-idx1-ubyte: unsupported IDX dtype code 0x0a" inspect ${d}/bad_dtype-idx1-ubyte)
+cli_inspect_case(bad_gzip 3 "bad_corrupt-idx3-ubyte.gz: corrupt gzip" inspect ${d}/bad_corrupt-idx3-ubyte.gz)
+cli_inspect_case(bad_gzip_size 3 "bad_short-idx3-ubyte.gz: truncated data: the header describes 3 rows of 4 values \\(uint8\\) but the decompressed stream ends in row 1"
   inspect ${d}/bad_short-idx3-ubyte.gz)
-cli_inspect_case(bad_ragged 1 "bad_ragged.fvecs: ragged .fvecs: row 2 has dimension 2, row 0 has 3" inspect ${d}/bad_ragged.fvecs)
-cli_inspect_case(bad_directory 1 "a_directory.npy: is a directory, not a file" inspect ${d}/a_directory.npy)
-cli_inspect_case(bad_missing 1 "no_such_file.npy: cannot open: No such file or directory" inspect ${d}/no_such_file.npy)
-cli_inspect_case(bad_usage 106 "file is required" inspect)
+cli_inspect_case(bad_ragged 3 "bad_ragged.fvecs: ragged .fvecs: row 2 has dimension 2, row 0 has 3" inspect ${d}/bad_ragged.fvecs)
+cli_inspect_case(bad_directory 3 "a_directory.npy: is a directory, not a file" inspect ${d}/a_directory.npy)
+cli_inspect_case(bad_missing 3 "no_such_file.npy: cannot open: No such file or directory" inspect ${d}/no_such_file.npy)
+cli_inspect_case(bad_usage 1 "file is required" inspect)
 
 set(_fashion /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz)
 if(EXISTS ${_fashion})

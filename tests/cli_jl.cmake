@@ -69,11 +69,11 @@ endfunction()
 cli_jl_case(min_dim run 0 "^664\n$" "" "" min-dim --n 1000000 --eps 0.5)
 cli_jl_case(min_dim_scientific run 0 "^664\n$" "" "" min-dim --n 1e6 --eps 0.5)
 cli_jl_case(min_dim_delta run 0 "^774\n$" "" "" min-dim --n 1000000 --eps 0.5 --delta 0.01)
-cli_jl_case(min_dim_bad_eps run 1 "lowdim: min_dim: eps = 1.5 is outside \\(0, 1\\)" "" "" min-dim --n 100 --eps 1.5)
-cli_jl_case(min_dim_bad_n run 1 "lowdim: min_dim: n_points = 1 must be at least 2" "" "" min-dim --n 1 --eps 0.1)
+cli_jl_case(min_dim_bad_eps run 2 "lowdim: min_dim: eps = 1.5 is outside \\(0, 1\\)" "" "" min-dim --n 100 --eps 1.5)
+cli_jl_case(min_dim_bad_n run 2 "lowdim: min_dim: n_points = 1 must be at least 2" "" "" min-dim --n 1 --eps 0.1)
 cli_jl_case(min_dim_not_integer run 1 "lowdim: min-dim: --n 2.5 is not an integer" "" "" min-dim --n 2.5 --eps 0.1)
-cli_jl_case(min_dim_bad_delta run 1 "lowdim: min_dim: delta = 0 is outside \\(0, 1\\)" "" "" min-dim --n 100 --eps 0.1 --delta 0)
-cli_jl_case(min_dim_missing run 106 "--eps is required" "" "" min-dim --n 100)
+cli_jl_case(min_dim_bad_delta run 2 "lowdim: min_dim: delta = 0 is outside \\(0, 1\\)" "" "" min-dim --n 100 --eps 0.1 --delta 0)
+cli_jl_case(min_dim_missing run 1 "--eps is required" "" "" min-dim --n 100)
 
 # ---- jl ----
 cli_jl_case(jl_fixture_all_pairs file 0
@@ -85,13 +85,13 @@ cli_jl_case(jl_fixture_all_pairs file 0
 cli_jl_case(jl_fixture_plot file 0 "plot written to" ${_jl_out}/small.svg
   "^<svg xmlns=.*sketch kind.*srht.*JL bound for ε = 0.2.*</svg>\n$"
   jl --input ${_jl_fix}/good_f32.npy --kinds srht --k 1,2 --eps 0.2 --target 0 --plot ${_jl_out}/small.svg)
-cli_jl_case(jl_fixture_nan run 1 "lowdim: measure_distortion: input: non-finite value nan at row" "" ""
+cli_jl_case(jl_fixture_nan run 2 "lowdim: measure_distortion: input: non-finite value nan at row" "" ""
   jl --input ${_jl_fix}/good_nan.npy --kinds gaussian --k 1 --target 0)
-cli_jl_case(jl_bad_kind run 1 "lowdim: sketch: unknown kind 'gauss' \\(valid: gaussian, rademacher, sparse, srht, countsketch, orthogonal, structured_orthogonal, hadamard_rotation, simplex\\)" "" ""
+cli_jl_case(jl_bad_kind run 2 "lowdim: sketch: unknown kind 'gauss' \\(valid: gaussian, rademacher, sparse, srht, countsketch, orthogonal, structured_orthogonal, hadamard_rotation, simplex\\)" "" ""
   jl --input ${_jl_fix}/good_f32.npy --kinds gauss --k 2)
 cli_jl_case(jl_bad_k run 1 "lowdim: jl: --k item 'x' is not a positive integer" "" "" jl --k 16,x)
-cli_jl_case(jl_bad_eps run 1 "lowdim: jl: --eps 1 is outside \\(0, 1\\)" "" "" jl --eps 1)
-cli_jl_case(jl_missing_input run 1 "lowdim: .*no_such_file.npy" "" "" jl --input ${_jl_out}/no_such_file.npy)
+cli_jl_case(jl_bad_eps run 2 "lowdim: jl: --eps 1 is outside \\(0, 1\\)" "" "" jl --eps 1)
+cli_jl_case(jl_missing_input run 3 "lowdim: .*no_such_file.npy" "" "" jl --input ${_jl_out}/no_such_file.npy)
 if(EXISTS ${_fashion_train})
   cli_jl_case(jl_fashion_mnist file 0
     "n = 60000 points, d = 784, 300 pairs.*JL bound min_dim\\(n, eps\\) = 9431.*srht +32 .*smallest k keeping 50%"
@@ -106,12 +106,12 @@ cli_jl_case(project_fixture_float64 project 0 "dtype +float64.*2 rows x 3 cols" 
   project --input ${_jl_fix}/good_f64_fortran_be.npy --output ${_jl_out}/p2.npy --kind srht --k 3)
 cli_jl_case(project_fixture_idx_gz project 0 "dtype +float32.*3 rows x 5 cols" ${_jl_out}/p3.npy ""
   project --input ${_jl_fix}/good-idx3-ubyte.gz --output ${_jl_out}/p3.npy --kind countsketch --k 5)
-cli_jl_case(project_fixture_srht_too_big no_file 1
+cli_jl_case(project_fixture_srht_too_big no_file 2
   "lowdim: sketch srht: output dimension k = 9 exceeds the input dimension d = 3" ${_jl_out}/p4.npy ""
   project --input ${_jl_fix}/good_f32.npy --output ${_jl_out}/p4.npy --kind srht --k 9)
-cli_jl_case(project_fixture_nan no_file 1 "lowdim: sketch gaussian apply: input: non-finite value nan at row" ${_jl_out}/p5.npy ""
+cli_jl_case(project_fixture_nan no_file 2 "lowdim: sketch gaussian apply: input: non-finite value nan at row" ${_jl_out}/p5.npy ""
   project --input ${_jl_fix}/good_nan.npy --output ${_jl_out}/p5.npy --k 1)
-cli_jl_case(project_bad_k no_file 1 "output dimension k = 0 must be positive" ${_jl_out}/p6.npy ""
+cli_jl_case(project_bad_k no_file 2 "output dimension k = 0 must be positive" ${_jl_out}/p6.npy ""
   project --input ${_jl_fix}/good_f32.npy --output ${_jl_out}/p6.npy --k 0)
 if(EXISTS ${_fashion_test})
   cli_jl_case(project_fashion_sparse project 0 "dtype +float32.*10000 rows x 64 cols" ${_jl_out}/fashion.npy ""

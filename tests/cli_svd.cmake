@@ -79,41 +79,41 @@ cli_svd_case(srht_json 0 "\\{\"method\": \"krylov\", \"rows\": 60, \"cols\": 40,
 # Extreme but finite input: the right factors (σ scaled), or a clear error when float cannot hold σ.
 cli_svd_case(big_float32 0 "svd of 60 x 40 float32 by krylov: rank 3,.*\n +1 +(3e\\+37|2\\.99999[0-9]*e\\+37|3\\.00000[0-9]*e\\+37)\n +2 +2\\.1495[0-9]*e\\+37\n"
   "" svd --input ${d}/big32.npy --rank 3 --out ${d}/big32)
-cli_svd_case(huge_float32 1 "lowdim: block_krylov_svd: singular value 1\\.47[0-9]*e\\+40 exceeds the largest float" ${d}/huge32
+cli_svd_case(huge_float32 2 "lowdim: block_krylov_svd: singular value 1\\.47[0-9]*e\\+40 exceeds the largest float" ${d}/huge32
   svd --input ${d}/huge32.npy --rank 2 --out ${d}/huge32)
 # Every option a method does not use is refused, by name (none is accepted and ignored).
-cli_svd_case(krylov_oversampling 1 "lowdim: svd: oversampling is not used by method krylov" ${d}/opt
+cli_svd_case(krylov_oversampling 2 "lowdim: svd: oversampling is not used by method krylov" ${d}/opt
   svd --input ${d}/a.npy --rank 4 --oversampling 5 --out ${d}/opt)
-cli_svd_case(qb_oversampling 1 "lowdim: svd: oversampling is not used by method qb" ${d}/opt
+cli_svd_case(qb_oversampling 2 "lowdim: svd: oversampling is not used by method qb" ${d}/opt
   svd --input ${d}/a.npy --tol 0.1 -p 5 --out ${d}/opt)
-cli_svd_case(rsvd_block_size 1 "lowdim: svd: block_size is not used by method rsvd" ${d}/opt
+cli_svd_case(rsvd_block_size 2 "lowdim: svd: block_size is not used by method rsvd" ${d}/opt
   svd --input ${d}/a.npy --rank 4 --method rsvd --block-size 8 --out ${d}/opt)
-cli_svd_case(single_pass_q 1 "lowdim: svd: power_iterations is not used by method single-pass" ${d}/opt
+cli_svd_case(single_pass_q 2 "lowdim: svd: power_iterations is not used by method single-pass" ${d}/opt
   svd --input ${d}/a.npy --rank 4 --method single-pass -q 2 --out ${d}/opt)
-cli_svd_case(single_pass_b 1 "lowdim: svd: block_size is not used by method single-pass" ${d}/opt
+cli_svd_case(single_pass_b 2 "lowdim: svd: block_size is not used by method single-pass" ${d}/opt
   svd --input ${d}/a.npy --rank 4 --method single-pass -b 8 --out ${d}/opt)
-cli_svd_case(single_pass_sketch 1 "lowdim: svd: sketch srht is not used by method single-pass" ${d}/opt
+cli_svd_case(single_pass_sketch 2 "lowdim: svd: sketch srht is not used by method single-pass" ${d}/opt
   svd --input ${d}/a.npy --rank 4 --method single-pass --sketch srht --out ${d}/opt)
 # …and the ones a method uses act: krylov's -q caps the blocks, single-pass's -p sizes the sketch.
 cli_svd_case(krylov_q 0 "by krylov: rank 4, 2 passes over A, 1 Krylov block " "" svd --input ${d}/a.npy --rank 4 -q 1 -b 8 --out ${d}/kq)
 
-cli_svd_case(rank_too_big 1 "lowdim: block_krylov_svd: rank 60 exceeds min\\(rows, cols\\) = 40" ${d}/big
+cli_svd_case(rank_too_big 2 "lowdim: block_krylov_svd: rank 60 exceeds min\\(rows, cols\\) = 40" ${d}/big
   svd --input ${d}/a.npy --rank 60 --out ${d}/big)
-cli_svd_case(rsvd_rank_too_big 1 "lowdim: rsvd: rank 41 exceeds min\\(rows, cols\\) = 40" ${d}/big
+cli_svd_case(rsvd_rank_too_big 2 "lowdim: rsvd: rank 41 exceeds min\\(rows, cols\\) = 40" ${d}/big
   svd --input ${d}/a.npy --rank 41 --method rsvd --out ${d}/big)
-cli_svd_case(nan 1 "lowdim: block_krylov_svd: non-finite value nan at row 2, column 3" ${d}/nan
+cli_svd_case(nan 2 "lowdim: block_krylov_svd: non-finite value nan at row 2, column 3" ${d}/nan
   svd --input ${d}/nan.npy --rank 2 --out ${d}/nan)
-cli_svd_case(empty 1 "lowdim: block_krylov_svd: the input matrix is empty \\(0 x 5\\)" ${d}/empty
+cli_svd_case(empty 2 "lowdim: block_krylov_svd: the input matrix is empty \\(0 x 5\\)" ${d}/empty
   svd --input ${d}/empty.npy --rank 1 --out ${d}/empty)
-cli_svd_case(tol_range 1 "lowdim: adaptive_qb: tol 1.5 is outside \\(0, 1\\)" ${d}/tol
+cli_svd_case(tol_range 2 "lowdim: adaptive_qb: tol 1.5 is outside \\(0, 1\\)" ${d}/tol
   svd --input ${d}/a.npy --tol 1.5 --out ${d}/tol)
-cli_svd_case(neither 1 "lowdim: svd: give --rank K or --tol T" ${d}/neither svd --input ${d}/a.npy --out ${d}/neither)
-cli_svd_case(tol_fixed_rank 1 "lowdim: svd: --tol needs --method qb \\(method rsvd is fixed-rank\\)" ${d}/tfr
+cli_svd_case(neither 2 "lowdim: svd: give --rank K or --tol T" ${d}/neither svd --input ${d}/a.npy --out ${d}/neither)
+cli_svd_case(tol_fixed_rank 2 "lowdim: svd: --tol needs --method qb \\(method rsvd is fixed-rank\\)" ${d}/tfr
   svd --input ${d}/a.npy --tol 0.1 --method rsvd --out ${d}/tfr)
-cli_svd_case(bad_method 1 "unknown svd method 'lanczos' \\(valid: krylov, rsvd, qb, single-pass\\)" ${d}/bm
+cli_svd_case(bad_method 2 "unknown svd method 'lanczos' \\(valid: krylov, rsvd, qb, single-pass\\)" ${d}/bm
   svd --input ${d}/a.npy --rank 2 --method lanczos --out ${d}/bm)
-cli_svd_case(missing_input 1 "lowdim: .*no_such.npy" ${d}/missing svd --input ${d}/no_such.npy --rank 2 --out ${d}/missing)
-cli_svd_case(unwritable 1 "lowdim: .*no_such_dir" ${d}/no_such_dir/x
+cli_svd_case(missing_input 3 "lowdim: .*no_such.npy" ${d}/missing svd --input ${d}/no_such.npy --rank 2 --out ${d}/missing)
+cli_svd_case(unwritable 3 "lowdim: .*no_such_dir" ${d}/no_such_dir/x
   svd --input ${d}/a.npy --rank 2 --out ${d}/no_such_dir/x)
 
 # The written factors, checked against NumPy's SVD of the same file.

@@ -67,10 +67,10 @@ whiten_cli(pca 0 "pca \\(exact\\): 10000 x 784 -> 20 components.*cumulative" SET
 # The randomized solver runs from the CLI (its accuracy is tested in whitening_test.cpp).
 whiten_cli(pca_randomized 0 "pca \\(randomized\\): 10000 x 784 -> 3 components.*output: "
   ARGS pca --input ${_whiten_images} --k 3 --solver randomized --seed 5 --output ${_d}/r3.npy)
-whiten_cli(bad_solver 1 "pca: --solver must be exact or randomized, not 'fast'"
+whiten_cli(bad_solver 2 "pca: --solver must be exact or randomized, not 'fast'"
   ARGS pca --input ${_whiten_images} --k 3 --solver fast --output ${_d}/never.npy)
 # 20 components as 20 samples in 784 dimensions: rank 19, so ZCA must refuse, naming the eigenvalue...
-whiten_cli(zero_variance 1 "eigenvalue 784 of 784 of the covariance .* numerically zero" REQUIRES whiten_components
+whiten_cli(zero_variance 2 "eigenvalue 784 of 784 of the covariance .* numerically zero" REQUIRES whiten_components
   ARGS whiten fit --input ${_d}/c20.npy --kind zca --model ${_d}/never.ldm)
 # ...while a rank cut-off, or PCA whitening to fewer dimensions than the rank, work.
 whiten_cli(rank_tolerance 0 "zca whitening of 20 x 784 -> 784" REQUIRES whiten_components
@@ -79,18 +79,18 @@ whiten_cli(pca_below_rank 0 "pca whitening of 20 x 784 -> 10" REQUIRES whiten_co
   ARGS whiten fit --input ${_d}/c20.npy --kind pca --k 10 --model ${_d}/pca10.ldm)
 
 # Errors: each names the problem and the values.
-whiten_cli(bad_kind 1 "unknown kind 'zka' \\(valid: pca, zca, cholesky, zca-cor, pca-cor\\)"
+whiten_cli(bad_kind 2 "unknown kind 'zka' \\(valid: pca, zca, cholesky, zca-cor, pca-cor\\)"
   ARGS whiten fit --input ${_whiten_images} --kind zka --model ${_d}/never.ldm)
-whiten_cli(k_too_large 1 "whitening: k = 785 exceeds the dimension d = 784"
+whiten_cli(k_too_large 2 "whitening: k = 785 exceeds the dimension d = 784"
   ARGS whiten fit --input ${_whiten_images} --kind pca --k 785 --model ${_d}/never.ldm)
-whiten_cli(k_for_zca 1 "zca whitening keeps all d = 784 dimensions; k = 10 is only allowed for pca and pca-cor"
+whiten_cli(k_for_zca 2 "zca whitening keeps all d = 784 dimensions; k = 10 is only allowed for pca and pca-cor"
   ARGS whiten fit --input ${_whiten_images} --kind zca --k 10 --model ${_d}/never.ldm)
-whiten_cli(shape_mismatch 1 "has 50 columns, the model expects d = 784" REQUIRES whiten_model whiten_output
+whiten_cli(shape_mismatch 2 "has 50 columns, the model expects d = 784" REQUIRES whiten_model whiten_output
   SETS whiten_failed
   ARGS whiten apply --model ${_d}/pca50.ldm --input ${_d}/y50.npy --output ${_d}/never.npy)
-whiten_cli(not_a_model 1 "lowdim: .*y50.npy" REQUIRES whiten_output SETS whiten_failed
+whiten_cli(not_a_model 3 "lowdim: .*y50.npy" REQUIRES whiten_output SETS whiten_failed
   ARGS whiten apply --model ${_d}/y50.npy --input ${_whiten_images} --output ${_d}/never.npy)
-whiten_cli(missing_input 1 "lowdim: .*no-such-file.npy" SETS whiten_failed
+whiten_cli(missing_input 3 "lowdim: .*no-such-file.npy" SETS whiten_failed
   ARGS pca --input ${_d}/no-such-file.npy --k 3 --output ${_d}/never.npy)
 # The failed commands above left no output file behind (outputs are written atomically).
 add_test(NAME cli_whiten_no_partial_output

@@ -1,6 +1,7 @@
 // lowdim info: version, CPU, BLAS configuration, dense kernel, thread counts.
 
 #include "command.hpp"
+#include "output.hpp"
 
 #include <lowdim/linalg.hpp>
 #include <lowdim/sketch.hpp>
@@ -41,12 +42,23 @@ std::string cpu_description() {
 
 const RegisterCommand registered{"info", [](CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print the version, the CPU, the BLAS configuration, the dense kernel and thread counts");
-  cmd->callback([] {
-    fmt::print("lowdim {}\n", version());
-    fmt::print("CPU: {}\n", cpu_description());
-    fmt::print("BLAS: {}\n", linalg::blas_info());
-    fmt::print("dense kernel: {}\n", dense_kernel_isa());
-    fmt::print("OpenMP threads: {} (processors: {})\n", omp_get_max_threads(), omp_get_num_procs());
+  auto out = std::make_shared<Output>();
+  add_output_options(cmd, *out);
+  cmd->callback([out] {
+    const std::string cpu = cpu_description(), blas = linalg::blas_info();
+    if (out->table()) {
+      fmt::print("lowdim {}\n", version());
+      fmt::print("CPU: {}\n", cpu);
+      fmt::print("BLAS: {}\n", blas);
+      fmt::print("dense kernel: {}\n", dense_kernel_isa());
+      fmt::print("OpenMP threads: {} (processors: {})\n", omp_get_max_threads(), omp_get_num_procs());
+    }
+    if (out->wants_json())
+      out->write_json(fmt::format(
+          "{{\"version\": {}, \"cpu\": {}, \"blas\": {}, \"dense_kernel\": {}, \"openmp_threads\": {}, "
+          "\"processors\": {}}}",
+          json_string(version()), json_string(cpu), json_string(blas), json_string(std::string(dense_kernel_isa())),
+          omp_get_max_threads(), omp_get_num_procs()));
   });
 }};
 

@@ -3,6 +3,7 @@
 // files larger than memory work too.
 
 #include "command.hpp"
+#include "output.hpp"
 
 #include <lowdim/io.hpp>
 
@@ -54,44 +55,27 @@ Summary summarise(RowReader& reader) {
   return s;
 }
 
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
-
 std::string shape_text(const std::vector<std::int64_t>& shape, const char* separator) {
   std::string s;
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i == 0 ? "" : separator) + std::to_string(shape[i]);
   return s;
 }
 
-void inspect(const std::string& path, bool json) {
+void inspect(const std::string& path, const Output& out) {
   RowReader reader(path);
   const ArrayInfo& info = reader.info();
   const Summary s = summarise(reader);
-  if (json) {
-    fmt::print(
+  if (out.wants_json()) {
+    out.write_json(fmt::format(
         "{{\"file\": {}, \"format\": \"{}\", \"gzip\": {}, \"dtype\": \"{}\", \"shape\": [{}], \"rows\": {}, "
         "\"cols\": {}, \"fortran_order\": {}, \"big_endian\": {}, \"file_size\": {}, \"count\": {}, \"min\": {}, "
-        "\"max\": {}, \"mean\": {}, \"nan\": {}, \"inf\": {}}}\n",
+        "\"max\": {}, \"mean\": {}, \"nan\": {}, \"inf\": {}}}",
         json_string(path), to_string(info.format), info.gzip, to_string(info.dtype), shape_text(info.shape, ", "),
         reader.rows(), reader.cols(), info.fortran_order, info.big_endian, info.file_size, s.count,
         json_number(s.finite > 0 ? s.min : NAN), json_number(s.finite > 0 ? s.max : NAN), json_number(s.mean()),
-        s.nan, s.inf);
-    return;
+        s.nan, s.inf));
   }
+  if (!out.table()) return;
   fmt::print("file     {}\n", path);
   fmt::print("format   {}{}\n", to_string(info.format), info.gzip ? " (gzip-compressed)" : "");
   const bool multibyte = size_of(info.dtype) > 1;
@@ -113,10 +97,10 @@ const RegisterCommand registered{"inspect", [](CLI::App& app) {
       "Print a data file's format, dtype and shape, and min, max, mean and NaN/Inf counts of its values\n"
       "(.npy, IDX plain or .gz, .fvecs, .ivecs; read in bounded-memory blocks)");
   auto file = std::make_shared<std::string>();
-  auto json = std::make_shared<bool>(false);
+  auto out = std::make_shared<Output>();
   cmd->add_option("file", *file, "The file to inspect")->required();
-  cmd->add_flag("--json", *json, "Print one JSON object instead of the table");
-  cmd->callback([file, json] { inspect(*file, *json); });
+  add_output_options(cmd, *out);
+  cmd->callback([file, out] { inspect(*file, *out); });
 }};
 
 }  // namespace

@@ -6,6 +6,7 @@
 // --json for scripts, --plot for an SVG picture.
 
 #include "command.hpp"
+#include "output.hpp"
 #include "jl_plot.hpp"
 
 #include <lowdim/io.hpp>
@@ -13,7 +14,6 @@
 #include <lowdim/linalg.hpp>
 
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -37,7 +37,8 @@ struct JlArgs {
   std::uint64_t seed = 0;
   int threads = 0;
   double target = 0.9;
-  std::string json, plot;
+  std::string plot;
+  Output out;
 };
 
 std::vector<std::string> split(const std::string& text, const char* option) {
@@ -46,10 +47,10 @@ std::vector<std::string> split(const std::string& text, const char* option) {
   std::string item;
   while (std::getline(stream, item, ',')) {
     const auto b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
-    LOWDIM_CHECK(b != std::string::npos, "jl: {} '{}' has an empty item", option, text);
+    usage_check(b != std::string::npos, "jl: {} '{}' has an empty item", option, text);
     out.push_back(item.substr(b, e - b + 1));
   }
-  LOWDIM_CHECK(!out.empty(), "jl: {} is empty", option);
+  usage_check(!out.empty(), "jl: {} is empty", option);
   return out;
 }
 
@@ -63,26 +64,12 @@ std::vector<std::int64_t> parse_dims(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    LOWDIM_CHECK(used == item.size() && v >= 1, "jl: --k item '{}' is not a positive integer", item);
+    usage_check(used == item.size() && v >= 1, "jl: --k item '{}' is not a positive integer", item);
     out.push_back(v);
   }
   return out;
 }
 
-std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += static_cast<char>(c);
-    else if (c < 0x20)
-      out += fmt::format("\\u{:04x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
 
 struct Smallest {
   SketchKind kind;
@@ -90,31 +77,12 @@ struct Smallest {
   std::int64_t max_k = 0;
 };
 
-// A one-line progress bar on stderr, only when stderr is a terminal.
-class Progress {
- public:
-  Progress() : enabled_(isatty(STDERR_FILENO) == 1) {}
-  void update(const std::string& label, std::int64_t done, std::int64_t total) {
-    if (!enabled_ || total <= 0) return;
-    constexpr int kWidth = 30;
-    const int filled = static_cast<int>(kWidth * done / total);
-    fmt::print(stderr, "\r[{}{}] {:3d}% {:<40}", std::string(static_cast<std::size_t>(filled), '#'),
-               std::string(static_cast<std::size_t>(kWidth - filled), '.'), 100 * done / total, label);
-    std::fflush(stderr);
-  }
-  void finish() {
-    if (enabled_) fmt::print(stderr, "\r{:<80}\r", "");
-  }
-
- private:
-  bool enabled_;
-};
 
 template <class T>
 void run(const JlArgs& args, const std::vector<SketchKind>& kinds, const std::vector<std::int64_t>& dims) {
   const auto start = std::chrono::steady_clock::now();
   const Matrix<T> x = read_matrix<T>(args.input);
-  Progress progress;
+  Progress progress(args.out.progress());
   DistortionOptions options;
   options.kinds = kinds;
   options.dims = dims;
@@ -147,6 +115,7 @@ void run(const JlArgs& args, const std::vector<SketchKind>& kinds, const std::ve
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // ---- table ----
+  if (args.out.table()) {
   fmt::print("Johnson-Lindenstrauss distortion of {}\n", args.input);
   fmt::print("n = {} points, d = {}, {} pairs (seed {}){}\n", report.n_points, report.dim, report.pairs, args.seed,
              report.zero_distance_pairs > 0 ? fmt::format(", {} pairs at distance 0 skipped", report.zero_distance_pairs)
@@ -182,9 +151,10 @@ void run(const JlArgs& args, const std::vector<SketchKind>& kinds, const std::ve
     }
   }
   fmt::print("\n({:.1f} s)\n", seconds);
+  }
 
   // ---- JSON ----
-  if (!args.json.empty()) {
+  if (args.out.wants_json()) {
     std::string j = "{\n";
     j += fmt::format("  \"input\": {},\n  \"n_points\": {},\n  \"dim\": {},\n  \"pairs\": {},\n", json_string(args.input),
                      report.n_points, report.dim, report.pairs);
@@ -220,10 +190,8 @@ void run(const JlArgs& args, const std::vector<SketchKind>& kinds, const std::ve
       }
       j += "  ]";
     }
-    j += "\n}\n";
-    AtomicFile file(args.json);
-    file.write(j.data(), j.size());
-    file.commit();
+    j += "\n}";
+    args.out.write_json(j);
   }
   if (!args.plot.empty()) {
     JlPlotInfo plot{.input_name = std::filesystem::path(args.input).filename().string(),
@@ -232,7 +200,7 @@ void run(const JlArgs& args, const std::vector<SketchKind>& kinds, const std::ve
     for (const auto& s : smallest)
       if (s.found) plot.smallest.emplace_back(s.kind, s.found->k);
     write_jl_plot(args.plot, report, plot);
-    fmt::print("plot written to {}\n", args.plot);
+    if (args.out.table()) fmt::print("plot written to {}\n", args.plot);
   }
 }
 
@@ -252,7 +220,7 @@ const RegisterCommand registered{"jl", [](CLI::App& app) {
   cmd->add_option("--target", args->target,
                   "Find the smallest k keeping this fraction of pairs within eps (0: skip)")
       ->capture_default_str();
-  cmd->add_option("--json", args->json, "Write the results as JSON to this file");
+  add_output_options(cmd, args->out);
   cmd->add_option("--plot", args->plot, "Write an SVG picture of the distortion to this file");
   cmd->callback([args] {
     LOWDIM_CHECK(args->pairs >= 1, "jl: --pairs {} must be positive", args->pairs);
@@ -263,7 +231,7 @@ const RegisterCommand registered{"jl", [](CLI::App& app) {
     for (const auto& name : split(args->kinds, "--kinds")) kinds.push_back(parse_sketch_kind(name));
     const auto dims = parse_dims(args->dims);
     if (args->input == kDefaultInput && !std::filesystem::exists(args->input))
-      throw Exit{1, fmt::format("jl: the default input, Fashion-MNIST ({}), is not installed.\n"
+      throw Exit{kExitIo, fmt::format("jl: the default input, Fashion-MNIST ({}), is not installed.\n"
                                 "Install it with:  sudo apt-get install dataset-fashion-mnist\n"
                                 "or pass another data file with --input FILE (.npy, IDX, .fvecs).",
                                 args->input)};

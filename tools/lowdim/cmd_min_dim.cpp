@@ -2,6 +2,7 @@
 // dimension (Dasgupta–Gupta bound, rounded up), printed alone for scripts.
 
 #include "command.hpp"
+#include "output.hpp"
 
 #include <lowdim/jl.hpp>
 
@@ -22,7 +23,7 @@ std::int64_t parse_count(const std::string& text, const char* option) {
   } catch (const std::exception&) {
     used = 0;
   }
-  LOWDIM_CHECK(used == text.size() && std::isfinite(value) && value == std::floor(value) && std::abs(value) < 9.0e18,
+  usage_check(used == text.size() && std::isfinite(value) && value == std::floor(value) && std::abs(value) < 9.0e18,
                "min-dim: {} {} is not an integer", option, text);
   return static_cast<std::int64_t>(value);
 }
@@ -38,10 +39,15 @@ const RegisterCommand registered{"min-dim", [](CLI::App& app) {
   cmd->add_option("--n", *n, "Number of points (1000000 or 1e6)")->required();
   cmd->add_option("--eps", *eps, "Distortion, in (0, 1)")->required();
   cmd->add_option("--delta", *delta, "Failure probability, in (0, 1)");
-  cmd->callback([n, eps, delta] {
+  auto out = std::make_shared<Output>();
+  add_output_options(cmd, *out);
+  cmd->callback([n, eps, delta, out] {
     const std::int64_t points = parse_count(*n, "--n");
     const std::int64_t k = delta->has_value() ? min_dim(points, *eps, **delta) : min_dim(points, *eps);
-    fmt::print("{}\n", k);
+    if (out->table()) fmt::print("{}\n", k);
+    if (out->wants_json())
+      out->write_json(fmt::format("{{\"n_points\": {}, \"eps\": {}, \"delta\": {}, \"k\": {}}}", points,
+                                  json_number(*eps), delta->has_value() ? json_number(**delta) : "null", k));
   });
 }};
 

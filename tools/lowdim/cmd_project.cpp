@@ -7,6 +7,7 @@
 // a temporary file and renamed into place when complete.
 
 #include "command.hpp"
+#include "output.hpp"
 
 #include <lowdim/io.hpp>
 #include <lowdim/linalg.hpp>
@@ -27,6 +28,7 @@ struct ProjectArgs {
   std::uint64_t seed = 0;
   double density = 0;
   int threads = 0;
+  bool quiet = false;
 };
 
 // Rows per block: ~64 MiB of output, and (when rows are read into a buffer)
@@ -41,6 +43,8 @@ void project(const ProjectArgs& args, const ArrayInfo& info) {
   const auto size = static_cast<std::int64_t>(sizeof(T));
   const std::int64_t out_rows = std::max<std::int64_t>(1, kBlockBytes / size / k);
   NpyWriter<T> writer(args.output, k);
+  Progress progress(!args.quiet);
+  const auto label = fmt::format("project {} -> {} ({})", d, k, args.kind);
   std::optional<MappedNpy> mapped;
   if (info.format == FileFormat::npy && !info.gzip) {
     mapped.emplace(args.input);
@@ -57,6 +61,7 @@ void project(const ProjectArgs& args, const ArrayInfo& info) {
       auto out = y.view().row_block(0, rows);
       op.apply<T>(x.row_block(r0, rows), out);
       writer.append(out);
+      progress.update(label, r0 + rows, n);
     }
   } else {
     const std::int64_t in_rows = std::max<std::int64_t>(1024, kBlockBytes / size / d);
@@ -64,14 +69,18 @@ void project(const ProjectArgs& args, const ArrayInfo& info) {
     RowReader reader(args.input);
     auto x = Matrix<T>::uninitialized(block, d);
     auto y = Matrix<T>::uninitialized(block, k);
+    std::int64_t done = 0;
     for (;;) {
       const std::int64_t got = reader.read<T>(x.view());
       if (got == 0) break;
       auto out = y.view().row_block(0, got);
       op.apply<T>(x.view().row_block(0, got), out);
       writer.append(out);
+      done += got;
+      progress.update(label, done, n);
     }
   }
+  progress.finish();
   writer.commit();
 }
 
@@ -86,6 +95,7 @@ const RegisterCommand registered{"project", [](CLI::App& app) {
   cmd->add_option("--density", args->density, "Non-zero fraction for rademacher/sparse (0: the kind's default)")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads (0: all)")->capture_default_str();
+  cmd->add_flag("--quiet,-q", args->quiet, "No progress bar");
   cmd->callback([args] {
     if (args->threads > 0) linalg::set_num_threads(args->threads);
     const ArrayInfo info = probe(args->input);
