@@ -4,7 +4,7 @@
 # - tests/python/cli_svd_atomic.py: svd's three files appear as one set (unique temporaries,
 #   concurrent writers, a failed rename keeps the previous set, the mode follows the umask).
 if(TARGET lowdim_cli AND Python3_EXECUTABLE)
-  foreach(script cli_precision)
+  foreach(script cli_precision cli_svd_atomic)
     add_test(NAME ${script}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/python/${script}.py
                      $<TARGET_FILE:lowdim_cli> ${PROJECT_BINARY_DIR}/test-tmp/${script})
