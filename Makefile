@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 30
 
 PACKAGES_BUILD := cmake make g++ pkg-config libopenblas-dev liblapacke-dev libfmt-dev catch2 \
   libcli11-dev librandom123-dev zlib1g-dev
-PACKAGES_TEST := tmux bsdutils python3 python3-numpy python3-sklearn python3-dev pybind11-dev python3-pip python3-setuptools python3-wheel
+PACKAGES_TEST := tmux bsdutils python3 python3-numpy python3-sklearn python3-threadpoolctl python3-dev pybind11-dev python3-pip python3-setuptools python3-wheel
 PACKAGES_DEMO := dataset-fashion-mnist
 PACKAGES_BENCH := libbenchmark-dev python3-sklearn python3-faiss python3-hnswlib python3-torch python3-threadpoolctl
 PACKAGES_FUZZ := clang libclang-rt-14-dev libomp-dev

@@ -80,9 +80,11 @@ Whitening fit_whitening(const py::array& x, const std::string& kind, std::int64_
   std::optional<Whitening> model;
   by_dtype(x, [&]<class T>() -> py::object {
     auto in = as_input<T>(x, "Whitening.fit");
-    py::gil_scoped_release release;
-    model.emplace(Whitening::fit<T>(in.view, options));
-    return py::none();
+    {
+      py::gil_scoped_release release;
+      model.emplace(Whitening::fit<T>(in.view, options));
+    }
+    return py::none();  // with the GIL held again
   });
   return std::move(*model);
 }
@@ -336,9 +338,11 @@ PYBIND11_MODULE(_lowdim, m) {
         std::optional<DistortionReport> report;
         by_dtype(x, [&]<class T>() -> py::object {
           auto in = as_input<T>(x, "measure_distortion");
-          py::gil_scoped_release release;
-          report.emplace(lowdim::measure_distortion<T>(in.view, options));
-          return py::none();
+          {
+            py::gil_scoped_release release;
+            report.emplace(lowdim::measure_distortion<T>(in.view, options));
+          }
+          return py::none();  // with the GIL held again
         });
         return distortion_to_dict(*report);
       },
@@ -435,9 +439,11 @@ PYBIND11_MODULE(_lowdim, m) {
         std::optional<Whitening> model;
         by_dtype(x, [&]<class T>() -> py::object {
           auto in = as_input<T>(x, "bert_whitening");
-          py::gil_scoped_release release;
-          model.emplace(fit_bert_whitening<T>(in.view, options));
-          return py::none();
+          {
+            py::gil_scoped_release release;
+            model.emplace(fit_bert_whitening<T>(in.view, options));
+          }
+          return py::none();  // with the GIL held again
         });
         return std::move(*model);
       },
@@ -466,9 +472,11 @@ PYBIND11_MODULE(_lowdim, m) {
       [](const std::string& path, const py::array& x) {
         by_dtype(x, [&]<class T>() -> py::object {
           auto in = as_input<T>(x, "write_npy");
-          py::gil_scoped_release release;
-          write_npy<T>(path, in.view);
-          return py::none();
+          {
+            py::gil_scoped_release release;
+            write_npy<T>(path, in.view);
+          }
+          return py::none();  // with the GIL held again
         });
       },
       py::arg("path"), py::arg("x"), "Write a 2-D array as .npy, atomically.");

@@ -724,3 +724,65 @@ TEST_CASE("special files are rejected without blocking", "[io][errors]") {
   REQUIRE_THROWS_WITH(probe(dir.file("pipe.npy")), Contains("pipe.npy: is not a regular file"));
   REQUIRE_THROWS_WITH(probe("/dev/null"), Contains("/dev/null: is not a regular file"));
 }
+
+TEST_CASE("commit_together: a failing later rename leaves the previous set intact", "[io][writer][errors]") {
+  TempDir dir("io_together");
+  const auto a1 = gaussian<double>(4, 3, 1), b1 = gaussian<double>(2, 5, 2);
+  write_npy<double>(dir.file("a.npy"), a1.view());
+  write_npy<double>(dir.file("b.npy"), b1.view());
+  const std::string a_before = read_bytes(dir.file("a.npy")), b_before = read_bytes(dir.file("b.npy"));
+  // The third target is a non-empty directory: its rename fails after the first two succeeded.
+  fs::create_directory(dir.file("c.npy"));
+  write_bytes(dir.file("c.npy") + "/keep", "x");
+  {
+    AtomicFile a(dir.file("a.npy")), b(dir.file("b.npy")), c(dir.file("c.npy")), d(dir.file("d.npy"));
+    write_npy<double>(a, gaussian<double>(4, 3, 7).view());
+    write_npy<double>(b, gaussian<double>(2, 5, 8).view());
+    write_npy<double>(c, gaussian<double>(1, 1, 9).view());
+    write_npy<double>(d, gaussian<double>(1, 1, 9).view());
+    AtomicFile* const files[] = {&a, &b, &c, &d};
+    REQUIRE_THROWS_WITH(commit_together(files), Catch::Contains("c.npy") && Catch::Contains("cannot rename"));
+  }
+  REQUIRE(read_bytes(dir.file("a.npy")) == a_before);  // replaced, then restored
+  REQUIRE(read_bytes(dir.file("b.npy")) == b_before);
+  REQUIRE(fs::is_directory(dir.file("c.npy")));
+  REQUIRE(!fs::exists(dir.file("d.npy")));
+  REQUIRE(files_in(dir.path()) == 3);  // a, b, the directory: no temporary, no backup left
+
+  // A new file without a predecessor is removed again when a later rename fails.
+  {
+    AtomicFile e(dir.file("e.npy")), c(dir.file("c.npy"));
+    write_npy<double>(e, a1.view());
+    write_npy<double>(c, a1.view());
+    AtomicFile* const files[] = {&e, &c};
+    REQUIRE_THROWS_AS(commit_together(files), io_error);
+  }
+  REQUIRE(!fs::exists(dir.file("e.npy")));
+  REQUIRE(files_in(dir.path()) == 3);
+
+  // Success: all replaced, nothing else left.
+  fs::remove_all(dir.file("c.npy"));
+  {
+    AtomicFile a(dir.file("a.npy")), c(dir.file("c.npy"));
+    write_npy<double>(a, b1.view());
+    write_npy<double>(c, std::span<const double>(b1.data(), 3));
+    AtomicFile* const files[] = {&a, &c};
+    commit_together(files);
+  }
+  REQUIRE(max_abs_diff<double>(read_matrix<double>(dir.file("a.npy")), b1) == 0);
+  REQUIRE(probe(dir.file("c.npy")).shape == std::vector<std::int64_t>{3});
+  REQUIRE(files_in(dir.path()) == 3);
+}
+
+TEST_CASE("writers of the same target use unique temporaries", "[io][writer]") {
+  TempDir dir("io_unique_temp");
+  AtomicFile first(dir.file("t.npy")), second(dir.file("t.npy"));
+  REQUIRE(first.temp_path() != second.temp_path());
+  REQUIRE(fs::path(first.temp_path()).parent_path() == fs::path(dir.file("t.npy")).parent_path());
+  write_npy<double>(first, gaussian<double>(2, 2, 1).view());
+  write_npy<double>(second, gaussian<double>(2, 2, 2).view());
+  second.commit();
+  first.commit();  // both succeed; the last rename wins
+  REQUIRE(max_abs_diff<double>(read_matrix<double>(dir.file("t.npy")), gaussian<double>(2, 2, 1)) == 0);
+  REQUIRE(files_in(dir.path()) == 1);
+}

@@ -2,7 +2,14 @@
 
 #include <lowdim/linalg.hpp>
 
+#include "detail/omp_exception.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <new>
+#include <thread>
+#include <vector>
 
 using namespace lowdim;
 using namespace lowdim::test;
@@ -244,6 +251,35 @@ TEST_CASE("SequentialBlas holds OpenBLAS single-threaded and restores the count"
   });
 }
 
+TEST_CASE("SequentialBlas scopes alive at once in several threads share the count", "[linalg][reproducible][threads]") {
+  // Python threads run lowdim with the GIL released: scopes overlap. Every thread must see
+  // OpenBLAS single-threaded for its whole scope, and the count must be restored at the end.
+  with_threads(2, [] {
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+      threads.emplace_back([&wrong] {
+        for (int i = 0; i < 300; ++i) {
+          const linalg::SequentialBlas sequential;
+          if (linalg::blas_info().find("; 1 threads") == std::string::npos) ++wrong;
+          std::this_thread::yield();
+          if (linalg::blas_info().find("; 1 threads") == std::string::npos) ++wrong;
+        }
+      });
+    for (auto& t : threads) t.join();
+    CHECK(wrong == 0);
+    REQUIRE(linalg::blas_info().find("; 2 threads") != std::string::npos);
+    // set_num_threads inside a scope changes the count restored, not the scope's.
+    {
+      const linalg::SequentialBlas sequential;
+      linalg::set_num_threads(3);
+      REQUIRE(linalg::blas_info().find("; 1 threads") != std::string::npos);
+    }
+    REQUIRE(linalg::blas_info().find("; 3 threads") != std::string::npos);
+    linalg::set_num_threads(2);
+  });
+}
+
 TEMPLATE_TEST_CASE("gemm_reproducible splits a wide C by columns and a long inner dimension by slices",
                    "[linalg][reproducible]", float, double) {
   using T = TestType;
@@ -436,4 +472,33 @@ TEST_CASE("cholesky_qr is bit-identical on 1, 2, 4 threads; one round leaves O(e
   CHECK(reconstruction_error<double>(a.view(), q1.view(), r1.view()) <= 10 * 32 * eps<double>);
   linalg::cholesky_qr<double>(q1.view());
   CHECK(orthogonality_error<double>(q1.view()) <= 10 * 32 * eps<double>);
+}
+
+TEST_CASE("OmpExceptions carries an exception out of an OpenMP region, bad_alloc included", "[linalg][threads]") {
+  // An exception escaping a parallel region calls std::terminate: without the capture this
+  // test aborts the whole test program.
+  with_threads(2, [] {
+    for (int kind = 0; kind < 2; ++kind) {
+      detail::OmpExceptions errors;
+      std::atomic<int> ran{0};
+#pragma omp parallel for schedule(static)
+      for (int i = 0; i < 64; ++i)
+        errors.run([&] {
+          ++ran;
+          if (i == 37) {
+            if (kind == 0) LOWDIM_THROW(invalid_argument, "iteration {} failed", i);
+            throw std::bad_alloc();
+          }
+        });
+      CHECK(ran >= 1);
+      if (kind == 0)
+        REQUIRE_THROWS_WITH(errors.rethrow(), Catch::Contains("iteration 37 failed"));
+      else
+        REQUIRE_THROWS_AS(errors.rethrow(), std::bad_alloc);
+    }
+    detail::OmpExceptions none;
+#pragma omp parallel for
+    for (int i = 0; i < 8; ++i) none.run([] {});
+    REQUIRE_NOTHROW(none.rethrow());
+  });
 }

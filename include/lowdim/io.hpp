@@ -140,9 +140,12 @@ class LOWDIM_API AtomicFile {
   /// Replaces bytes already written at offset (a header finalised at the end).
   void overwrite(std::uint64_t offset, const void* data, std::size_t bytes);
   std::uint64_t size() const noexcept { return written_; }  ///< bytes written so far
-  void commit();  ///< flush, fsync, rename, fsync the directory; throws io_error
-  const std::string& path() const noexcept { return path_; }
-  const std::string& temp_path() const noexcept { return temp_; }
+  /// Flush, fsync and close the temporary file, without renaming it (commit() does that);
+  /// writes are refused afterwards. Throws io_error.
+  void prepare();
+  void commit();  ///< prepare() if not done, rename, fsync the directory; throws io_error
+  const std::string& path() const noexcept { return path_; }  ///< the final path
+  const std::string& temp_path() const noexcept { return temp_; }  ///< the unique temporary name
 
  private:
   void flush();
@@ -151,7 +154,22 @@ class LOWDIM_API AtomicFile {
   std::vector<unsigned char> buffer_;
   std::uint64_t written_ = 0;
   bool committed_ = false;
+  bool prepared_ = false;
 };
+
+/// Commits several AtomicFiles as one set (a model's or an SVD's files): all are prepared
+/// first (a failure renames nothing), then renamed in order, each file they replace kept as a
+/// hard link until the end; if a rename fails, those already made are undone (the previous
+/// files restored, new ones without a predecessor removed), so the targets hold the previous
+/// set. Only temporaries are removed. Throws the failure's io_error.
+LOWDIM_API void commit_together(std::span<AtomicFile* const> files);
+
+/// Writes m as a rows × cols .npy into file (uncommitted, for commit_together).
+template <class T>
+LOWDIM_API void write_npy(AtomicFile& file, ConstMatrixView<T> m);
+/// Writes a 1-D .npy of values into file (uncommitted, for commit_together).
+template <class T>
+LOWDIM_API void write_npy(AtomicFile& file, std::span<const T> values);
 
 /// Streaming .npy writer: rows are appended in blocks (memory O(1)); the header
 /// (rows × cols, dtype T) is finalised by commit(), which renames the temporary

@@ -73,18 +73,18 @@ void matmul(In<T> a, In<T> b, MatrixView<T> c) {
 template <class T>
 LOWDIM_API void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, MatrixView<T> c);
 
-/// While alive, OpenBLAS runs single-threaded (the previous count is restored on destruction),
-/// so LAPACK factorisations give the same bits whatever the thread count. Process-wide: meant
-/// for the duration of one randomized-algorithm call that parallelises with gemm_reproducible.
+/// While alive, OpenBLAS runs single-threaded, so LAPACK factorisations give the same bits
+/// whatever the thread count. Process-wide and safe under concurrency: scopes alive at once in
+/// several threads share one count (the first to start saves it and sets 1, the last to end
+/// restores it; set_num_threads meanwhile changes the count restored), behind a mutex.
+/// Meant for the duration of one randomized-algorithm call that parallelises with
+/// gemm_reproducible.
 class LOWDIM_API SequentialBlas {
  public:
-  SequentialBlas();
-  ~SequentialBlas();
+  SequentialBlas();   ///< enters the single-threaded scope
+  ~SequentialBlas();  ///< leaves it; the last scope to leave restores the saved count
   SequentialBlas(const SequentialBlas&) = delete;
   SequentialBlas& operator=(const SequentialBlas&) = delete;
-
- private:
-  int saved_;
 };
 
 /// y = alpha·op(A)·x + beta·y.

@@ -121,8 +121,9 @@ void AtomicFile::overwrite(std::uint64_t offset, const void* data, std::size_t b
   }
 }
 
-void AtomicFile::commit() {
-  if (committed_ || fd_ < 0) io_fail(path_, "AtomicFile::commit called twice");
+void AtomicFile::prepare() {
+  if (committed_) io_fail(path_, "AtomicFile::prepare after commit");
+  if (prepared_) return;
   flush();
   if (::fsync(fd_) != 0) {
     const int error_number = errno;
@@ -134,6 +135,12 @@ void AtomicFile::commit() {
     const int error_number = errno;
     io_fail(path_, "close failed (temporary file {}): {}", temp_, detail::errno_message(error_number));
   }
+  prepared_ = true;
+}
+
+void AtomicFile::commit() {
+  if (committed_ || (fd_ < 0 && !prepared_)) io_fail(path_, "AtomicFile::commit called twice");
+  prepare();
   if (::rename(temp_.c_str(), path_.c_str()) != 0) {
     const int error_number = errno;
     io_fail(path_, "cannot rename {} onto it: {}", temp_, detail::errno_message(error_number));
@@ -146,6 +153,52 @@ void AtomicFile::commit() {
     ::fsync(directory);
     ::close(directory);
   }
+}
+
+void commit_together(std::span<AtomicFile* const> files) {
+  // Phase 1: every file complete and on disk under its temporary name. A failure here
+  // throws before anything is renamed; the AtomicFiles' destructors remove the temporaries.
+  for (AtomicFile* f : files) f->prepare();
+  // Phase 2: keep each file about to be replaced as a hard link beside it (a unique name, as
+  // the temporaries), then rename in order. If rename i fails, renames 0 … i−1 are undone from
+  // the links (or their new file removed where nothing was replaced), so the previous set is
+  // left as it was; only temporaries and links are removed.
+  struct Backup {
+    std::string path;  // empty: the target did not exist (or could not be linked)
+  };
+  std::vector<Backup> backups(files.size());
+  const auto remove_backups = [&] {
+    for (auto& b : backups)
+      if (!b.path.empty()) ::unlink(b.path.c_str());
+  };
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::string& target = files[i]->path();
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      std::string candidate = files[i]->temp_path() + ".old" + std::to_string(attempt);
+      if (::link(target.c_str(), candidate.c_str()) == 0) {
+        backups[i].path = std::move(candidate);
+        break;
+      }
+      if (errno != EEXIST) break;  // no previous file (ENOENT), or links unsupported
+    }
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    try {
+      files[i]->commit();
+    } catch (...) {
+      for (std::size_t j = 0; j < i; ++j) {
+        const std::string& target = files[j]->path();
+        if (!backups[j].path.empty()) {
+          if (::rename(backups[j].path.c_str(), target.c_str()) == 0) backups[j].path.clear();
+        } else {
+          ::unlink(target.c_str());  // nothing was there before this set
+        }
+      }
+      remove_backups();
+      throw;
+    }
+  }
+  remove_backups();
 }
 
 // ---------------------------------------------------------------- .npy
@@ -218,6 +271,24 @@ void write_npy(const std::string& path, std::span<const T> values) {
   file.commit();
 }
 
+template <class T>
+void write_npy(AtomicFile& file, ConstMatrixView<T> m) {
+  const std::string header = npy_header<T>({m.rows(), m.cols()});
+  file.write(header.data(), header.size());
+  write_rows(file, m);
+}
+
+template <class T>
+void write_npy(AtomicFile& file, std::span<const T> values) {
+  const std::string header = npy_header<T>({static_cast<std::int64_t>(values.size())});
+  file.write(header.data(), header.size());
+  write_values(file, values.data(), static_cast<std::int64_t>(values.size()));
+}
+
+template LOWDIM_API void write_npy<float>(AtomicFile&, ConstMatrixView<float>);
+template LOWDIM_API void write_npy<double>(AtomicFile&, ConstMatrixView<double>);
+template LOWDIM_API void write_npy<float>(AtomicFile&, std::span<const float>);
+template LOWDIM_API void write_npy<double>(AtomicFile&, std::span<const double>);
 template LOWDIM_API void write_npy<float>(const std::string&, ConstMatrixView<float>);
 template LOWDIM_API void write_npy<double>(const std::string&, ConstMatrixView<double>);
 template LOWDIM_API void write_npy<float>(const std::string&, std::span<const float>);

@@ -11,6 +11,7 @@
 #include <lowdim/linalg.hpp>
 
 #include "detail/dense_kernel.hpp"
+#include "detail/omp_exception.hpp"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -20,6 +21,7 @@
 #include <cmath>
 #include <climits>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 namespace lowdim::linalg {
@@ -113,8 +115,37 @@ void gemm_reproducible(Op op_a, Op op_b, T alpha, In<T> a, In<T> b, T beta, Matr
                           .ldc = std::max<std::int64_t>(1, c.stride())});
 }
 
-SequentialBlas::SequentialBlas() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
-SequentialBlas::~SequentialBlas() { openblas_set_num_threads(saved_); }
+namespace {
+// OpenBLAS's thread count is one process-wide setting. Concurrent SequentialBlas scopes
+// (Python threads run lowdim calls with the GIL released) share it: the first to enter saves
+// the count and sets 1, the last to leave restores it, and set_num_threads while any scope is
+// alive changes the count to restore. Each save/restore pair made by hand would interleave:
+// a later scope saving the earlier one's 1 and restoring it for good, or an earlier one
+// restoring many threads under a later one's factorisation (different bits).
+struct BlasThreads {
+  std::mutex mutex;
+  int holders = 0;  // live SequentialBlas objects
+  int saved = 0;    // the count to restore when the last one ends
+};
+BlasThreads& blas_threads() {
+  static BlasThreads state;
+  return state;
+}
+}  // namespace
+
+SequentialBlas::SequentialBlas() {
+  auto& s = blas_threads();
+  const std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.holders++ == 0) {
+    s.saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+  }
+}
+SequentialBlas::~SequentialBlas() {
+  auto& s = blas_threads();
+  const std::lock_guard<std::mutex> lock(s.mutex);
+  if (--s.holders == 0) openblas_set_num_threads(s.saved);
+}
 
 template <class T>
 void gemv(Op op_a, T alpha, In<T> a, std::span<const std::type_identity_t<T>> x, T beta, std::span<T> y) {
@@ -316,11 +347,16 @@ void cholesky_qr(MatrixView<T> a, MatrixView<T> r, bool single_round) {
     // as long as it is fixed).
     constexpr std::int64_t kTiles = 16, kMinRows = 256;
     const std::int64_t tile = std::max(kMinRows, (m + kTiles - 1) / kTiles), tiles = (m + tile - 1) / tile;
+    detail::OmpExceptions errors;  // trsm checks its arguments: no exception may leave the region
 #pragma omp parallel for schedule(dynamic, 1) if (tiles > 1)
     for (std::int64_t t = 0; t < tiles; ++t) {
-      const std::int64_t r0 = t * tile;
-      trsm<T>(Side::right, Triangle::lower, Op::transpose, T(1), chol.cview(), a.block(r0, 0, std::min(tile, m - r0), n));
+      errors.run([&] {
+        const std::int64_t r0 = t * tile;
+        trsm<T>(Side::right, Triangle::lower, Op::transpose, T(1), chol.cview(),
+                a.block(r0, 0, std::min(tile, m - r0), n));
+      });
     }
+    errors.rethrow();
     if (!r.empty()) {
       auto upper = Matrix<T>::uninitialized(n, n);
       transpose<T>(chol.cview(), upper.view());
@@ -514,7 +550,12 @@ void transpose(In<T> a, MatrixView<T> out) {
 void set_num_threads(int threads) {
   if (threads <= 0) return;
   omp_set_num_threads(threads);
-  openblas_set_num_threads(threads);
+  auto& s = blas_threads();
+  const std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.holders > 0)
+    s.saved = threads;  // applied when the last SequentialBlas scope ends
+  else
+    openblas_set_num_threads(threads);
 }
 
 int num_threads() { return omp_get_max_threads(); }

@@ -7,6 +7,7 @@
 // column order j, the same for every tile, chunking, thread count and form: the cached form
 // keeps every block's CSR (type-independent) instead of rebuilding it per call.
 
+#include "detail/omp_exception.hpp"
 #include "detail/sparse_family.hpp"
 
 #include <lowdim/random.hpp>
@@ -274,22 +275,26 @@ class SparseFamily final : public Typed<SparseFamily> {
     const std::int64_t groups = (count + kGroup - 1) / kGroup;
     std::vector<std::vector<std::int32_t>> group_index(static_cast<std::size_t>(groups));
     std::vector<std::vector<std::int64_t>> group_sizes(static_cast<std::size_t>(groups));  // pos, neg per column
+    detail::OmpExceptions errors;
 #pragma omp parallel for schedule(dynamic, 1) if (groups > 1 && static_cast<double>(count * desc.k) * density_ > 20000)
     for (std::int64_t g = 0; g < groups; ++g) {
-      std::vector<std::int32_t> pos, neg;
-      auto& idx = group_index[static_cast<std::size_t>(g)];
-      auto& sizes = group_sizes[static_cast<std::size_t>(g)];
-      const std::int64_t end = std::min(count, (g + 1) * kGroup);
-      for (std::int64_t j = g * kGroup; j < end; ++j) {
-        pos.clear();
-        neg.clear();
-        column(j0 + j, pos, neg);
-        idx.insert(idx.end(), pos.begin(), pos.end());
-        idx.insert(idx.end(), neg.begin(), neg.end());
-        sizes.push_back(static_cast<std::int64_t>(pos.size()));
-        sizes.push_back(static_cast<std::int64_t>(neg.size()));
-      }
+      errors.run([&] {  // the vectors grow: bad_alloc must not leave the region
+        std::vector<std::int32_t> pos, neg;
+        auto& idx = group_index[static_cast<std::size_t>(g)];
+        auto& sizes = group_sizes[static_cast<std::size_t>(g)];
+        const std::int64_t end = std::min(count, (g + 1) * kGroup);
+        for (std::int64_t j = g * kGroup; j < end; ++j) {
+          pos.clear();
+          neg.clear();
+          column(j0 + j, pos, neg);
+          idx.insert(idx.end(), pos.begin(), pos.end());
+          idx.insert(idx.end(), neg.begin(), neg.end());
+          sizes.push_back(static_cast<std::int64_t>(pos.size()));
+          sizes.push_back(static_cast<std::int64_t>(neg.size()));
+        }
+      });
     }
+    errors.rethrow();
     SparseColumns s;
     s.start.reserve(static_cast<std::size_t>(count + 1));
     s.middle.reserve(static_cast<std::size_t>(count));

@@ -136,6 +136,20 @@ class WhiteningTest(unittest.TestCase):
             np.testing.assert_allclose(np.cov(y, rowvar=False), np.eye(6), atol=1e-9, err_msg=kind)
             np.testing.assert_allclose(w.inverse_transform(y), self.x, rtol=1e-10, err_msg=kind)
 
+    def test_float64_far_from_origin_keeps_precision(self):
+        # Offset 1e6: x - mu is formed in double and float64 stays float64, so the output is
+        # white to ~1e-9 (any float32 step would leave it ~1e-2 away), for Whitening and Pca.
+        far = self.x - 100.0 + 1e6
+        for kind in ("pca", "zca"):
+            y = lowdim.Whitening.fit(far, kind=kind).transform(far)
+            self.assertEqual(y.dtype, np.float64)
+            self.assertLess(np.abs(np.cov(y, rowvar=False) - np.eye(6)).max(), 1e-6, kind)
+        p = lowdim.Pca.fit(far, k=3)
+        z = p.transform(far)
+        self.assertEqual(z.dtype, np.float64)
+        direct = (far - far.mean(axis=0)) @ p.components.T
+        self.assertLess(np.abs(z - direct).max(), 1e-8 * np.abs(direct).max())
+
     def test_bert_whitening_matches_numpy_reference(self):
         # Su et al.'s reference: mu, cov, SVD, W = U / sqrt(s), keep k columns.
         mu = self.x.mean(axis=0, keepdims=True)

@@ -2,6 +2,7 @@
 // the projected data and optionally the components, written atomically.
 
 #include "command.hpp"
+#include "output_dtype.hpp"
 
 #include <lowdim/io.hpp>
 #include <lowdim/whitening.hpp>
@@ -16,22 +17,39 @@ namespace {
 
 struct PcaArgs {
   std::string input, output, components, model;
-  std::string solver = "exact";
+  std::string solver = "exact", dtype = "auto";
   std::int64_t k = 0;
   std::int64_t block_rows = 16384;
   std::uint64_t seed = 0;
 };
+
+// Projects the input, block by block, into the output .npy of T (committed when complete).
+template <class T>
+void project_stream(const Pca& p, const PcaArgs& a) {
+  RowReader reader(a.input);
+  auto in = Matrix<T>::uninitialized(std::max<std::int64_t>(1, std::min(a.block_rows, reader.rows())), reader.cols());
+  auto out = Matrix<T>::uninitialized(in.rows(), p.components_count());
+  NpyWriter<T> writer(a.output, p.components_count());
+  while (const std::int64_t got = reader.read<T>(in.view())) {
+    p.transform<T>(in.cview().row_block(0, got), out.view().row_block(0, got));
+    writer.append(out.cview().row_block(0, got));
+  }
+  writer.commit();
+}
 
 const RegisterCommand registered{"pca", [](CLI::App& app) {
   auto args = std::make_shared<PcaArgs>();
   auto* cmd = app.add_subcommand("pca", "Principal component analysis: project a data file onto its top k components");
   cmd->add_option("--input,-i", args->input, "Data file: .npy, IDX (.gz) or .fvecs, n x d")->required();
   cmd->add_option("--k", args->k, "Number of components")->required();
-  cmd->add_option("--output,-o", args->output, "Projected data .npy, n x k float32 (written atomically)")->required();
+  cmd->add_option("--output,-o", args->output, "Projected data .npy, n x k (written atomically; dtype: --dtype)")->required();
   cmd->add_option("--components", args->components, "Also write the components, k x d float64 .npy");
   cmd->add_option("--model", args->model, "Also save the fitted PCA model");
   cmd->add_option("--solver", args->solver,
                   "exact (streamed moments + eigh) | randomized (single-pass sketch; reads the file into memory)")
+      ->capture_default_str();
+  cmd->add_option("--dtype", args->dtype,
+                  "Output dtype: auto (the input's: float64 for float64 input, else float32) | float32 | float64")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of the randomized sketch")->capture_default_str();
   cmd->add_option("--block-rows", args->block_rows, "Rows read per block")->capture_default_str();
@@ -41,23 +59,21 @@ const RegisterCommand registered{"pca", [](CLI::App& app) {
     LOWDIM_CHECK(a.block_rows >= 1, "pca: --block-rows must be positive, not {}", a.block_rows);
     LOWDIM_CHECK(a.solver == "exact" || a.solver == "randomized", "pca: --solver must be exact or randomized, not '{}'",
                  a.solver);
-    const auto p = a.solver == "exact"
-                       ? Pca::fit(Moments::from_file(a.input, a.block_rows), {.components = a.k})
+    const std::string dtype = output_dtype(a.dtype, a.input, "pca");
+    const auto p = a.solver == "exact" ? Pca::fit(Moments::from_file(a.input, a.block_rows), {.components = a.k})
+                   : dtype == "float64"
+                       ? Pca::fit<double>(read_matrix<double>(a.input).cview(),
+                                          {.components = a.k, .solver = PcaSolver::randomized, .seed = a.seed})
                        : Pca::fit<float>(read_matrix<float>(a.input).cview(),
                                          {.components = a.k, .solver = PcaSolver::randomized, .seed = a.seed});
-    // Second streamed pass: project block by block into the output file.
-    RowReader reader(a.input);
-    auto in = Matrix<float>::uninitialized(std::max<std::int64_t>(1, std::min(a.block_rows, reader.rows())),
-                                           reader.cols());
-    auto out = Matrix<float>::uninitialized(in.rows(), p.components_count());
-    NpyWriter<float> writer(a.output, p.components_count());
-    while (const std::int64_t got = reader.read<float>(in.view())) {
-      p.transform<float>(in.cview().row_block(0, got), out.view().row_block(0, got));
-      writer.append(out.cview().row_block(0, got));
-    }
+    // Second streamed pass: project block by block into the output file, read as the output's
+    // type (the transform centres in double, so float64 data far from the origin stay exact).
+    if (dtype == "float64")
+      project_stream<double>(p, a);
+    else
+      project_stream<float>(p, a);
     if (!a.components.empty()) write_npy<double>(a.components, p.components());
     if (!a.model.empty()) p.save(a.model);
-    writer.commit();
     const auto ratio = p.explained_variance_ratio();
     fmt::print("pca ({}): {} x {} -> {} components\n", a.solver, p.samples(), p.dim(), p.components_count());
     fmt::print("{:>9}  {:>14}  {:>9}  {:>10}\n", "component", "variance", "ratio", "cumulative");
@@ -69,7 +85,7 @@ const RegisterCommand registered{"pca", [](CLI::App& app) {
       else if (i == 10)
         fmt::print("{:>9}\n", "...");
     }
-    fmt::print("output: {}\n", a.output);
+    fmt::print("output: {} ({})\n", a.output, dtype);
   });
 }};
 

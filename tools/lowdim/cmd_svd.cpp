@@ -8,11 +8,9 @@
 
 #include <fmt/core.h>
 
-#include <cstdio>
-#include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
-#include <system_error>
 
 namespace lowdim::cli {
 namespace {
@@ -28,34 +26,18 @@ struct SvdArgs {
   bool json = false;
 };
 
-// Writes the three files under temporary names, then renames them into place; on any failure
-// the files already renamed are removed again, so the caller sees all three or none.
+// Writes the three files to unique temporaries beside them (mkstemp: two jobs writing the same
+// prefix never collide), then renames all three (commit_together): a failure before the renames
+// leaves nothing, and a failed rename puts back the files already replaced, so the prefix holds
+// the previous set or the new one. Only temporaries are ever removed.
 template <class T>
 void write_factors(const std::string& prefix, const SvdResult<T>& r) {
-  const std::string names[3] = {prefix + "_U.npy", prefix + "_S.npy", prefix + "_Vt.npy"};
-  std::string staged[3];
-  for (int i = 0; i < 3; ++i) staged[i] = names[i] + ".partial";
-  auto discard = [&](int upto_renamed) {
-    std::error_code ec;
-    for (int i = 0; i < 3; ++i) std::filesystem::remove(staged[i], ec);
-    for (int i = 0; i < upto_renamed; ++i) std::filesystem::remove(names[i], ec);
-  };
-  try {
-    write_npy<T>(staged[0], r.u.cview());
-    write_npy<T>(staged[1], std::span<const T>(r.s));
-    write_npy<T>(staged[2], r.vt.cview());
-  } catch (...) {
-    discard(0);
-    throw;
-  }
-  for (int i = 0; i < 3; ++i) {
-    std::error_code ec;
-    std::filesystem::rename(staged[i], names[i], ec);
-    if (ec) {
-      discard(i);
-      LOWDIM_THROW(io_error, "svd: cannot rename {} to {}: {}", staged[i], names[i], ec.message());
-    }
-  }
+  AtomicFile u(prefix + "_U.npy"), s(prefix + "_S.npy"), vt(prefix + "_Vt.npy");
+  write_npy<T>(u, r.u.cview());
+  write_npy<T>(s, std::span<const T>(r.s));
+  write_npy<T>(vt, r.vt.cview());
+  AtomicFile* const files[] = {&u, &s, &vt};
+  commit_together(files);
 }
 
 // What result.iterations counts, per method.

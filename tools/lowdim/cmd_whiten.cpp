@@ -2,6 +2,7 @@
 // blocks, memory bounded), save the model; apply a saved model to a file.
 
 #include "command.hpp"
+#include "output_dtype.hpp"
 
 #include <lowdim/io.hpp>
 #include <lowdim/whitening.hpp>
@@ -23,7 +24,7 @@ struct FitArgs {
 };
 
 struct ApplyArgs {
-  std::string model, input, output, dtype = "float32";
+  std::string model, input, output, dtype = "auto";
   std::int64_t block_rows = 16384;
 };
 
@@ -92,16 +93,19 @@ const RegisterCommand registered{"whiten", [](CLI::App& app) {
   apply->add_option("--model,-m", apply_args->model, "Model file written by whiten fit")->required();
   apply->add_option("--input,-i", apply_args->input, "Data file, n x d")->required();
   apply->add_option("--output,-o", apply_args->output, "Output .npy, n x k (written atomically)")->required();
-  apply->add_option("--dtype", apply_args->dtype, "float32 | float64")->capture_default_str();
+  apply->add_option("--dtype", apply_args->dtype,
+                    "auto (the input's: float64 for float64 input, else float32) | float32 | float64")
+      ->capture_default_str();
   apply->add_option("--block-rows", apply_args->block_rows, "Rows per block")->capture_default_str();
   apply->callback([apply_args] {
     const auto& a = *apply_args;
-    LOWDIM_CHECK(a.dtype == "float32" || a.dtype == "float64", "whiten apply: --dtype must be float32 or float64, not '{}'",
-                 a.dtype);
+    const std::string dtype = output_dtype(a.dtype, a.input, "whiten apply");
     LOWDIM_CHECK(a.block_rows >= 1, "whiten apply: --block-rows must be positive, not {}", a.block_rows);
     const auto w = Whitening::load(a.model);
-    const std::int64_t n = a.dtype == "float32" ? apply_stream<float>(w, a) : apply_stream<double>(w, a);
-    fmt::print("whiten apply: {} rows x {} -> {} ({}) written to {}\n", n, w.dim(), w.output_dim(), a.dtype, a.output);
+    // The input is read as the output's type and centred in double by the transform, so
+    // float64 data far from the origin keep their precision (float32 would round x itself).
+    const std::int64_t n = dtype == "float32" ? apply_stream<float>(w, a) : apply_stream<double>(w, a);
+    fmt::print("whiten apply: {} rows x {} -> {} ({}) written to {}\n", n, w.dim(), w.output_dim(), dtype, a.output);
   });
 }};
 
