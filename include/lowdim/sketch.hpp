@@ -4,7 +4,7 @@
 /// \file
 /// Sketch operators, the kernels layer: a random k × d matrix S, described by
 /// (kind, d, k, seed, options) and applied row by row, y = S x, to n × d data
-/// (n × k out). Each kind is one self-contained unit (src/operators/<kind>.cpp)
+/// (n × k out). Each kind is one self-contained unit (src/operators/KIND.cpp)
 /// registered in one table; front ends parse names through that table.
 ///
 /// Where the kind allows, application is matrix-free: blocks of S are
@@ -51,6 +51,7 @@ LOWDIM_API const char* to_string(RowNorms norms) noexcept;
 /// Parses "chi" or "sqrt_d" ("sqrt-d" too); throws invalid_argument listing the valid names.
 LOWDIM_API RowNorms parse_row_norms(std::string_view name);
 
+/// Options some kinds read; a kind refuses an option it does not read (SketchKind::check).
 struct SketchOptions {
   /// Fraction of non-zero entries: rademacher (1 = dense ±1; 1/3 = Achlioptas),
   /// sparse (0 means 1/√d). Any other kind refuses a non-zero density.
@@ -94,20 +95,23 @@ class LOWDIM_API SketchKind {
   const char* summary() const noexcept;
   /// Why the kind rejects this description (empty when it accepts it): dims, options.
   std::string check(std::int64_t input_dim, std::int64_t output_dim, const SketchOptions& options = {}) const;
+  /// True when the kind accepts this description (check() is empty).
   bool accepts(std::int64_t input_dim, std::int64_t output_dim, const SketchOptions& options = {}) const {
     return check(input_dim, output_dim, options).empty();
   }
   /// Whether the kind reads SketchOptions::density / row_norms (the others refuse them).
   bool uses_density() const noexcept;
-  bool uses_row_norms() const noexcept;
+  bool uses_row_norms() const noexcept;  ///< As uses_density(), for row_norms.
   /// The options this kind takes from options shared by several kinds (an experiment over
   /// a list of kinds): density and row_norms are kept only where the kind reads them.
   SketchOptions own_options(const SketchOptions& shared) const noexcept;
 
+  /// Kinds are equal when they are the same registered kind.
   friend bool operator==(SketchKind a, SketchKind b) noexcept { return a.entry_ == b.entry_; }
 
   /// Private: kinds are made only by the registry (src/operators/).
   constexpr explicit SketchKind(const detail::OperatorKindEntry* entry) noexcept : entry_(entry) {}
+  /// The registry entry (internal).
   const detail::OperatorKindEntry& entry() const noexcept { return *entry_; }
 
  private:
@@ -123,6 +127,7 @@ LOWDIM_API const char* to_string(SketchKind kind) noexcept;
 /// Parses a kind name ('-' and '_' are interchangeable); throws invalid_argument listing the valid names.
 LOWDIM_API SketchKind parse_sketch_kind(std::string_view name);
 
+/// A random k × d matrix S described by (kind, d, k, seed, options), applied to rows: Y = X Sᵀ.
 class LOWDIM_API SketchOperator {
  public:
   /// S is output_dim × input_dim. Throws invalid_argument when the kind rejects the
@@ -132,11 +137,11 @@ class LOWDIM_API SketchOperator {
   SketchOperator(SketchKind kind, std::int64_t input_dim, std::int64_t output_dim, std::uint64_t seed,
                  SketchOptions options = {});
 
-  SketchKind kind() const noexcept { return kind_; }
-  std::int64_t input_dim() const noexcept { return input_dim_; }
-  std::int64_t output_dim() const noexcept { return output_dim_; }
-  std::uint64_t seed() const noexcept { return seed_; }
-  const SketchOptions& options() const noexcept { return options_; }
+  SketchKind kind() const noexcept { return kind_; }  ///< The kind.
+  std::int64_t input_dim() const noexcept { return input_dim_; }  ///< d, the dimension of the input rows.
+  std::int64_t output_dim() const noexcept { return output_dim_; }  ///< k, the dimension of the output rows.
+  std::uint64_t seed() const noexcept { return seed_; }  ///< The seed S is drawn from.
+  const SketchOptions& options() const noexcept { return options_; }  ///< The kind's options.
   /// The density actually used (sparse default resolved); 1 for the dense kinds;
   /// 1/k for countsketch (one non-zero per column).
   double density() const noexcept;

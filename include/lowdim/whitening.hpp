@@ -12,6 +12,7 @@
 #include <lowdim/matrix.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,9 +42,9 @@ class LOWDIM_API Moments {
   Moments() = default;
   /// Empty moments of d-dimensional rows.
   explicit Moments(std::int64_t dim, ScatterPrecision precision = ScatterPrecision::double_precision);
-  Moments(Moments&&) noexcept = default;
-  Moments& operator=(Moments&&) noexcept = default;
-  Moments clone() const;
+  Moments(Moments&&) noexcept = default;  ///< Takes other's state.
+  Moments& operator=(Moments&&) noexcept = default;  ///< Takes other's state.
+  Moments clone() const;  ///< An independent copy.
 
   /// Adds an n × d batch. Throws on a column count ≠ dim() and on NaN/Inf (with row and column,
   /// rows numbered from the start of the batch); the moments are unchanged when it throws.
@@ -54,10 +55,10 @@ class LOWDIM_API Moments {
   /// The moments of a ∪ b.
   static Moments merged(const Moments& a, const Moments& b);
 
-  std::int64_t dim() const noexcept { return dim_; }
-  std::int64_t count() const noexcept { return count_; }
-  ScatterPrecision precision() const noexcept { return precision_; }
-  std::span<const double> mean() const noexcept { return mean_; }
+  std::int64_t dim() const noexcept { return dim_; }  ///< d, the dimension of the rows.
+  std::int64_t count() const noexcept { return count_; }  ///< n, the rows accumulated.
+  ScatterPrecision precision() const noexcept { return precision_; }  ///< How the scatter is accumulated.
+  std::span<const double> mean() const noexcept { return mean_; }  ///< The mean μ (d).
   /// The d × d centred scatter matrix Σᵢ (xᵢ − μ)(xᵢ − μ)ᵀ.
   ConstMatrixView<double> scatter() const noexcept { return scatter_.cview(); }
   /// scatter / (count − ddof), d × d. Throws unless count > ddof.
@@ -66,8 +67,10 @@ class LOWDIM_API Moments {
   /// Moments of every row of a .npy (memory-mapped, zero-copy when the dtype allows), IDX or
   /// .fvecs file, read block_rows rows at a time: memory O(block_rows · d + d²) whatever the
   /// file's size. Float files are accumulated as float batches, others as double.
+  /// progress, when set, is called after each block with (rows done, rows in the file).
   static Moments from_file(const std::string& path, std::int64_t block_rows = 16384,
-                           ScatterPrecision precision = ScatterPrecision::double_precision);
+                           ScatterPrecision precision = ScatterPrecision::double_precision,
+                           const std::function<void(std::int64_t, std::int64_t)>& progress = {});
 
  private:
   void refresh_mean();
@@ -83,6 +86,7 @@ class LOWDIM_API Moments {
 // ---------------------------------------------------------------------------------------------
 // PCA
 
+/// How Pca::fit computes the components.
 enum class PcaSolver {
   /// eigh of the d × d covariance from the moments: cost n·d² + d³, exact to rounding.
   exact,
@@ -96,9 +100,10 @@ enum class PcaSolver {
   randomized,
 };
 
+/// How Pca::fit chooses k and its solver.
 struct PcaOptions {
   std::int64_t components = 0;  ///< k; 0 means min(d, n − 1) (exact solver only)
-  PcaSolver solver = PcaSolver::exact;
+  PcaSolver solver = PcaSolver::exact;  ///< The solver.
   std::uint64_t seed = 0;  ///< randomized: RandomStream seed of the sketch
   /// randomized: range sketch size k' ≥ k; 0 means min(n, d, 4k + 10).
   std::int64_t sketch_size = 0;
@@ -116,10 +121,11 @@ class LOWDIM_API Pca {
   template <class T>
   static Pca fit(ConstMatrixView<T> x, const PcaOptions& options = {});
 
-  std::int64_t dim() const noexcept { return components_.cols(); }
+  std::int64_t dim() const noexcept { return components_.cols(); }  ///< d, the dimension of the input rows.
+  /// k, the number of components.
   std::int64_t components_count() const noexcept { return components_.rows(); }
-  std::int64_t samples() const noexcept { return samples_; }
-  std::span<const double> mean() const noexcept { return mean_; }
+  std::int64_t samples() const noexcept { return samples_; }  ///< n, the rows the model was fitted on.
+  std::span<const double> mean() const noexcept { return mean_; }  ///< The mean μ (d).
   /// k × d, one unit component per row (as scikit-learn's components_).
   ConstMatrixView<double> components() const noexcept { return components_.cview(); }
   /// k eigenvalues of the covariance (ddof = 1), descending.
@@ -128,21 +134,24 @@ class LOWDIM_API Pca {
   std::vector<double> explained_variance_ratio() const;
   /// √(λᵢ·(n − 1)): the singular values of the centred X.
   std::vector<double> singular_values() const;
-  double total_variance() const noexcept { return total_variance_; }
+  double total_variance() const noexcept { return total_variance_; }  ///< The trace of the covariance.
 
   /// out (n × k) = (x − μ)·Cᵀ for x n × d. Cost 2·n·d·k.
   template <class T>
   void transform(ConstMatrixView<T> x, MatrixView<T> out) const;
+  /// As transform(x, y), into a new n × k matrix.
   template <class T>
   Matrix<T> transform(ConstMatrixView<T> x) const;
   /// out (n × d) = y·C + μ for y n × k.
   template <class T>
   void inverse_transform(ConstMatrixView<T> y, MatrixView<T> out) const;
+  /// As inverse_transform(y, x), into a new n × d matrix.
   template <class T>
   Matrix<T> inverse_transform(ConstMatrixView<T> y) const;
 
   /// Versioned archive ("lowdim.pca"); load throws io_error on a corrupt or wrong-kind file.
   void save(const std::string& path) const;
+  /// Reads a model saved by save(); io_error for a missing, corrupt or foreign file.
   static Pca load(const std::string& path);
 
  private:
@@ -160,6 +169,7 @@ class LOWDIM_API Pca {
 // ---------------------------------------------------------------------------------------------
 // Whitening
 
+/// The whitening transforms of Kessy, Lewin & Strimmer (2018).
 enum class WhiteningKind {
   pca,       ///< W = U·Λ^{-1/2} (first k columns): rotate to the principal axes, then scale
   zca,       ///< W = U·Λ^{-1/2}·Uᵀ = Σ^{-1/2}: symmetric, closest to the input (Mahalanobis)
@@ -172,8 +182,9 @@ LOWDIM_API const char* to_string(WhiteningKind kind) noexcept;
 /// Parses a kind name; throws invalid_argument listing the valid names.
 LOWDIM_API WhiteningKind parse_whitening_kind(std::string_view name);
 
+/// How Whitening::fit whitens.
 struct WhiteningOptions {
-  WhiteningKind kind = WhiteningKind::zca;
+  WhiteningKind kind = WhiteningKind::zca;  ///< The whitening kind.
   /// Output dimension k for pca and pca-cor (0 means d); other kinds need k = d (or 0).
   std::int64_t components = 0;
   /// ε ≥ 0 added to every eigenvalue of Σ (of P for the -cor kinds; and to each variance
@@ -200,12 +211,13 @@ class LOWDIM_API Whitening {
   template <class T>
   static Whitening fit(ConstMatrixView<T> x, const WhiteningOptions& options = {});
 
+  /// The options the model was fitted with.
   const WhiteningOptions& options() const noexcept { return options_; }
-  WhiteningKind kind() const noexcept { return options_.kind; }
-  std::int64_t dim() const noexcept { return w_.rows(); }
-  std::int64_t output_dim() const noexcept { return w_.cols(); }
-  std::int64_t samples() const noexcept { return samples_; }
-  std::span<const double> mean() const noexcept { return mean_; }
+  WhiteningKind kind() const noexcept { return options_.kind; }  ///< The whitening kind.
+  std::int64_t dim() const noexcept { return w_.rows(); }  ///< d, the dimension of the input rows.
+  std::int64_t output_dim() const noexcept { return w_.cols(); }  ///< k, the dimension of the output rows.
+  std::int64_t samples() const noexcept { return samples_; }  ///< n, the rows the model was fitted on.
+  std::span<const double> mean() const noexcept { return mean_; }  ///< The mean μ (d).
   /// d × k whitening matrix.
   ConstMatrixView<double> matrix() const noexcept { return w_.cview(); }
   /// k × d dewhitening matrix M with x = y·M + μ (M = W⁻¹ for the full-rank kinds,
@@ -217,16 +229,19 @@ class LOWDIM_API Whitening {
   /// out (n × k) = (x − μ)·W, rows L2-normalised if asked. Cost 2·n·d·k.
   template <class T>
   void transform(ConstMatrixView<T> x, MatrixView<T> out) const;
+  /// As transform(x, y), into a new n × k matrix.
   template <class T>
   Matrix<T> transform(ConstMatrixView<T> x) const;
   /// out (n × d) = y·M + μ. Throws if the model normalises its output.
   template <class T>
   void inverse_transform(ConstMatrixView<T> y, MatrixView<T> out) const;
+  /// As inverse_transform(y, x), into a new n × d matrix.
   template <class T>
   Matrix<T> inverse_transform(ConstMatrixView<T> y) const;
 
   /// Versioned archive ("lowdim.whitening"); load throws io_error on a corrupt or wrong-kind file.
   void save(const std::string& path) const;
+  /// Reads a model saved by save(); io_error for a missing, corrupt or foreign file.
   static Whitening load(const std::string& path);
 
  private:
@@ -244,6 +259,7 @@ class LOWDIM_API Whitening {
 // ---------------------------------------------------------------------------------------------
 // BERT-whitening (Su, Cao, Liu & Ou 2021)
 
+/// How bert_whitening fits: k, normalisation and the scatter's precision.
 struct BertWhiteningOptions {
   std::int64_t components = 256;  ///< k: the first k columns of U·Λ^{-1/2} are kept
   bool normalize = false;         ///< L2-normalise the whitened sentence vectors

@@ -136,7 +136,8 @@ Pca Pca::load(const std::string& path) {
 // ---------------------------------------------------------------------------------------------
 // Moments of a file
 
-Moments Moments::from_file(const std::string& path, std::int64_t block_rows, ScatterPrecision precision) {
+Moments Moments::from_file(const std::string& path, std::int64_t block_rows, ScatterPrecision precision,
+                           const std::function<void(std::int64_t, std::int64_t)>& progress) {
   LOWDIM_CHECK(block_rows >= 1, "moments: block_rows must be positive, not {}", block_rows);
   const ArrayInfo info = probe(path);
   LOWDIM_CHECK(info.rows() >= 1 && info.cols() >= 1, "moments: {} holds no data ({} x {})", path, info.rows(),
@@ -154,6 +155,7 @@ Moments Moments::from_file(const std::string& path, std::int64_t block_rows, Sca
                        r0 + bad->row, bad->col);
         throw;
       }
+      if (progress) progress(r0 + nr, view.rows());
     }
   };
   if (info.format == FileFormat::npy && !info.gzip) {
@@ -180,6 +182,7 @@ Moments Moments::from_file(const std::string& path, std::int64_t block_rows, Sca
                      done + bad->row, bad->col);
       m.update<T>(block);
       done += got;
+      if (progress) progress(done, reader.rows());
     }
   };
   // float32 and the small integer dtypes (IDX is uint8) are exact in float; the rest go to double.

@@ -2,6 +2,7 @@
 // the projected data and optionally the components, written atomically.
 
 #include "command.hpp"
+#include "output.hpp"
 #include "output_dtype.hpp"
 
 #include <lowdim/io.hpp>
@@ -21,6 +22,7 @@ struct PcaArgs {
   std::int64_t k = 0;
   std::int64_t block_rows = 16384;
   std::uint64_t seed = 0;
+  Output out;
 };
 
 // Projects the input, block by block, into the output .npy of T (committed when complete).
@@ -30,10 +32,15 @@ void project_stream(const Pca& p, const PcaArgs& a) {
   auto in = Matrix<T>::uninitialized(std::max<std::int64_t>(1, std::min(a.block_rows, reader.rows())), reader.cols());
   auto out = Matrix<T>::uninitialized(in.rows(), p.components_count());
   NpyWriter<T> writer(a.output, p.components_count());
+  Progress progress(a.out.progress());
+  std::int64_t done = 0;
   while (const std::int64_t got = reader.read<T>(in.view())) {
     p.transform<T>(in.cview().row_block(0, got), out.view().row_block(0, got));
     writer.append(out.cview().row_block(0, got));
+    done += got;
+    progress.update("pca: projecting", done, reader.rows());
   }
+  progress.finish();
   writer.commit();
 }
 
@@ -53,6 +60,7 @@ const RegisterCommand registered{"pca", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Seed of the randomized sketch")->capture_default_str();
   cmd->add_option("--block-rows", args->block_rows, "Rows read per block")->capture_default_str();
+  add_output_options(cmd, args->out);
   cmd->callback([args] {
     const auto& a = *args;
     LOWDIM_CHECK(a.k >= 1, "pca: --k must be positive, not {}", a.k);
@@ -60,12 +68,20 @@ const RegisterCommand registered{"pca", [](CLI::App& app) {
     LOWDIM_CHECK(a.solver == "exact" || a.solver == "randomized", "pca: --solver must be exact or randomized, not '{}'",
                  a.solver);
     const std::string dtype = output_dtype(a.dtype, a.input, "pca");
-    const auto p = a.solver == "exact" ? Pca::fit(Moments::from_file(a.input, a.block_rows), {.components = a.k})
+    Progress progress(a.out.progress());
+    const auto moments_progress = [&](std::int64_t done, std::int64_t total) {
+      progress.update("pca: moments", done, total);
+    };
+    const auto p = a.solver == "exact"
+                       ? Pca::fit(Moments::from_file(a.input, a.block_rows, ScatterPrecision::double_precision,
+                                                     moments_progress),
+                                  {.components = a.k})
                    : dtype == "float64"
                        ? Pca::fit<double>(read_matrix<double>(a.input).cview(),
                                           {.components = a.k, .solver = PcaSolver::randomized, .seed = a.seed})
                        : Pca::fit<float>(read_matrix<float>(a.input).cview(),
                                          {.components = a.k, .solver = PcaSolver::randomized, .seed = a.seed});
+    progress.finish();
     // Second streamed pass: project block by block into the output file, read as the output's
     // type (the transform centres in double, so float64 data far from the origin stay exact).
     if (dtype == "float64")
@@ -75,6 +91,18 @@ const RegisterCommand registered{"pca", [](CLI::App& app) {
     if (!a.components.empty()) write_npy<double>(a.components, p.components());
     if (!a.model.empty()) p.save(a.model);
     const auto ratio = p.explained_variance_ratio();
+    if (a.out.wants_json()) {
+      std::string variance, ratios;
+      for (std::size_t i = 0; i < ratio.size(); ++i) {
+        variance += (i ? ", " : "") + json_number(p.explained_variance()[i]);
+        ratios += (i ? ", " : "") + json_number(ratio[i]);
+      }
+      a.out.write_json(fmt::format(
+          "{{\"solver\": \"{}\", \"rows\": {}, \"dim\": {}, \"components\": {}, \"explained_variance\": [{}], "
+          "\"explained_variance_ratio\": [{}], \"output\": {}, \"dtype\": \"{}\"}}",
+          a.solver, p.samples(), p.dim(), p.components_count(), variance, ratios, json_string(a.output), dtype));
+    }
+    if (!a.out.table()) return;
     fmt::print("pca ({}): {} x {} -> {} components\n", a.solver, p.samples(), p.dim(), p.components_count());
     fmt::print("{:>9}  {:>14}  {:>9}  {:>10}\n", "component", "variance", "ratio", "cumulative");
     double cumulative = 0;

@@ -95,7 +95,7 @@ const RegisterCommand registered{"project", [](CLI::App& app) {
   cmd->add_option("--density", args->density, "Non-zero fraction for rademacher/sparse (0: the kind's default)")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "Threads (0: all)")->capture_default_str();
-  cmd->add_flag("--quiet,-q", args->quiet, "No progress bar");
+  cmd->add_flag("--quiet", args->quiet, "No progress bar");
   cmd->callback([args] {
     if (args->threads > 0) linalg::set_num_threads(args->threads);
     const ArrayInfo info = probe(args->input);

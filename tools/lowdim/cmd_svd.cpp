@@ -2,6 +2,7 @@
 // PREFIX_Vt.npy (all three or none), with the singular values and the error estimate printed.
 
 #include "command.hpp"
+#include "output.hpp"
 
 #include <lowdim/io.hpp>
 #include <lowdim/rsvd.hpp>
@@ -23,7 +24,7 @@ struct SvdArgs {
   std::int64_t oversampling = automatic, block_size = automatic;
   int power_iterations = automatic;
   std::uint64_t seed = 0;
-  bool json = false;
+  Output output;
 };
 
 // Writes the three files to unique temporaries beside them (mkstemp: two jobs writing the same
@@ -72,24 +73,27 @@ void run(ConstMatrixView<T> a, const SvdArgs& args, const char* dtype) {
   o.block_size = args.block_size;
   o.seed = args.seed;
   o.sketch = parse_sketch_kind(args.sketch);
+  Activity activity(args.output.progress(), fmt::format("svd ({}) of {} x {}", to_string(o.method), a.rows(), a.cols()));
   auto r = svd<T>(a, o);
   const double error = r.error >= 0 ? r.error : projection_error<T>(a, r);
   const double norm_a = linalg::norm_fro<T>(a);
   const double relative = r.relative_error >= 0 ? r.relative_error : (norm_a > 0 ? error / norm_a : 0.0);
   const char* kind = o.method == SvdMethod::single_pass ? "estimated (independent Gaussian sketch)" : "computed";
+  activity.stop();
   write_factors<T>(args.out, r);
   const auto k = static_cast<std::int64_t>(r.s.size());
-  if (args.json) {
-    fmt::print("{{\"method\": \"{}\", \"rows\": {}, \"cols\": {}, \"dtype\": \"{}\", \"rank\": {}, \"passes\": {}, "
-               "\"iterations\": {}, \"singular_values\": [",
-               to_string(o.method), a.rows(), a.cols(), dtype, k, r.passes, r.iterations);
-    for (std::int64_t j = 0; j < k; ++j) fmt::print("{}{}", j ? ", " : "", r.s[static_cast<std::size_t>(j)]);
-    fmt::print("], \"error\": {}, \"relative_error\": {}, \"error_kind\": \"{}\", \"files\": [\"{}_U.npy\", "
-               "\"{}_S.npy\", \"{}_Vt.npy\"]}}\n",
-               error, relative, o.method == SvdMethod::single_pass ? "estimated" : "computed", args.out, args.out,
-               args.out);
-    return;
+  if (args.output.wants_json()) {
+    std::string values;
+    for (std::int64_t j = 0; j < k; ++j) values += fmt::format("{}{}", j ? ", " : "", r.s[static_cast<std::size_t>(j)]);
+    args.output.write_json(fmt::format(
+        "{{\"method\": \"{}\", \"rows\": {}, \"cols\": {}, \"dtype\": \"{}\", \"rank\": {}, \"passes\": {}, "
+        "\"iterations\": {}, \"singular_values\": [{}], \"error\": {}, \"relative_error\": {}, \"error_kind\": "
+        "\"{}\", \"files\": [{}, {}, {}]}}",
+        to_string(o.method), a.rows(), a.cols(), dtype, k, r.passes, r.iterations, values, json_number(error),
+        json_number(relative), o.method == SvdMethod::single_pass ? "estimated" : "computed",
+        json_string(args.out + "_U.npy"), json_string(args.out + "_S.npy"), json_string(args.out + "_Vt.npy")));
   }
+  if (!args.output.table()) return;
   fmt::print("svd of {} x {} {} by {}: rank {}, {} pass{} over A, {}\n", a.rows(), a.cols(), dtype,
              to_string(o.method), k, r.passes, r.passes == 1 ? "" : "es", iterations_text(o.method, r.iterations));
   fmt::print("singular values:\n");
@@ -122,7 +126,7 @@ const RegisterCommand registered{"svd", [](CLI::App& app) {
                   "Test matrix: gaussian (default), rademacher, sparse, srht, countsketch (single-pass: gaussian only)");
   cmd->add_option("--seed", args->seed, "Random seed (same seed, same result on any thread count)");
   cmd->add_option("--out,-o", args->out, "Output prefix: PREFIX_U.npy, PREFIX_S.npy, PREFIX_Vt.npy")->required();
-  cmd->add_flag("--json", args->json, "Print a JSON object instead of the table");
+  add_output_options(cmd, args->output);
   (void)rank;
   cmd->callback([args] {
     LOWDIM_CHECK(args->rank.has_value() || args->tol.has_value(), "svd: give --rank K or --tol T");

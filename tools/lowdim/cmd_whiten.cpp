@@ -2,6 +2,7 @@
 // blocks, memory bounded), save the model; apply a saved model to a file.
 
 #include "command.hpp"
+#include "output.hpp"
 #include "output_dtype.hpp"
 
 #include <lowdim/io.hpp>
@@ -21,11 +22,13 @@ struct FitArgs {
   double eps = 0, rank_tolerance = 0;
   bool normalize = false, fast = false;
   std::int64_t block_rows = 16384;
+  Output out;
 };
 
 struct ApplyArgs {
   std::string model, input, output, dtype = "auto";
   std::int64_t block_rows = 16384;
+  Output out;
 };
 
 // Streams input through the model into an .npy of T, block by block; the output appears
@@ -38,6 +41,7 @@ std::int64_t apply_stream(const Whitening& w, const ApplyArgs& a) {
   auto in = Matrix<T>::uninitialized(std::max<std::int64_t>(1, std::min(a.block_rows, reader.rows())), reader.cols());
   auto out = Matrix<T>::uninitialized(in.rows(), w.output_dim());
   NpyWriter<T> writer(a.output, w.output_dim());
+  Progress progress(a.out.progress());
   std::int64_t done = 0;
   while (const std::int64_t got = reader.read<T>(in.view())) {
     auto block = in.cview().row_block(0, got);
@@ -47,7 +51,9 @@ std::int64_t apply_stream(const Whitening& w, const ApplyArgs& a) {
     w.transform<T>(block, out.view().row_block(0, got));
     writer.append(out.cview().row_block(0, got));
     done += got;
+    progress.update("whiten apply", done, reader.rows());
   }
+  progress.finish();
   writer.commit();
   return done;
 }
@@ -68,6 +74,7 @@ const RegisterCommand registered{"whiten", [](CLI::App& app) {
   fit->add_flag("--fast", fit_args->fast, "Float32 scatter panels for float input (about 2x faster, ~1e-5 relative)");
   fit->add_option("--block-rows", fit_args->block_rows, "Rows read per block")->capture_default_str();
   fit->add_option("--model,-m", fit_args->model, "Model file to write")->required();
+  add_output_options(fit, fit_args->out);
   fit->callback([fit_args] {
     const auto& a = *fit_args;
     WhiteningOptions options;
@@ -76,16 +83,27 @@ const RegisterCommand registered{"whiten", [](CLI::App& app) {
     options.epsilon = a.eps;
     options.rank_tolerance = a.rank_tolerance;
     options.normalize = a.normalize;
+    Progress progress(a.out.progress());
     const auto moments = Moments::from_file(
-        a.input, a.block_rows, a.fast ? ScatterPrecision::block_float : ScatterPrecision::double_precision);
+        a.input, a.block_rows, a.fast ? ScatterPrecision::block_float : ScatterPrecision::double_precision,
+        [&](std::int64_t done, std::int64_t total) { progress.update("whiten fit: moments", done, total); });
+    progress.finish();
     const auto w = Whitening::fit(moments, options);
     w.save(a.model);
     const auto ev = w.eigenvalues();
-    fmt::print("whiten fit: {} whitening of {} x {} -> {} dimensions{}\n", to_string(w.kind()), moments.count(),
-               w.dim(), w.output_dim(), w.options().normalize ? ", L2-normalised" : "");
-    fmt::print("eigenvalues{}: largest {:.6g}, smallest {:.6g}\n", ev.size() && w.options().epsilon > 0 ? " (+eps)" : "",
-               ev.front(), ev.back());
-    fmt::print("model: {}\n", a.model);
+    if (a.out.table()) {
+      fmt::print("whiten fit: {} whitening of {} x {} -> {} dimensions{}\n", to_string(w.kind()), moments.count(),
+                 w.dim(), w.output_dim(), w.options().normalize ? ", L2-normalised" : "");
+      fmt::print("eigenvalues{}: largest {:.6g}, smallest {:.6g}\n",
+                 ev.size() && w.options().epsilon > 0 ? " (+eps)" : "", ev.front(), ev.back());
+      fmt::print("model: {}\n", a.model);
+    }
+    if (a.out.wants_json())
+      a.out.write_json(fmt::format(
+          "{{\"kind\": \"{}\", \"rows\": {}, \"dim\": {}, \"output_dim\": {}, \"normalize\": {}, "
+          "\"largest_eigenvalue\": {}, \"smallest_eigenvalue\": {}, \"model\": {}}}",
+          to_string(w.kind()), moments.count(), w.dim(), w.output_dim(), w.options().normalize,
+          json_number(ev.empty() ? NAN : ev.front()), json_number(ev.empty() ? NAN : ev.back()), json_string(a.model)));
   });
 
   auto apply_args = std::make_shared<ApplyArgs>();
@@ -97,6 +115,7 @@ const RegisterCommand registered{"whiten", [](CLI::App& app) {
                     "auto (the input's: float64 for float64 input, else float32) | float32 | float64")
       ->capture_default_str();
   apply->add_option("--block-rows", apply_args->block_rows, "Rows per block")->capture_default_str();
+  add_output_options(apply, apply_args->out);
   apply->callback([apply_args] {
     const auto& a = *apply_args;
     const std::string dtype = output_dtype(a.dtype, a.input, "whiten apply");
@@ -105,7 +124,12 @@ const RegisterCommand registered{"whiten", [](CLI::App& app) {
     // The input is read as the output's type and centred in double by the transform, so
     // float64 data far from the origin keep their precision (float32 would round x itself).
     const std::int64_t n = dtype == "float32" ? apply_stream<float>(w, a) : apply_stream<double>(w, a);
-    fmt::print("whiten apply: {} rows x {} -> {} ({}) written to {}\n", n, w.dim(), w.output_dim(), dtype, a.output);
+    if (a.out.table())
+      fmt::print("whiten apply: {} rows x {} -> {} ({}) written to {}\n", n, w.dim(), w.output_dim(), dtype, a.output);
+    if (a.out.wants_json())
+      a.out.write_json(fmt::format(
+          "{{\"rows\": {}, \"dim\": {}, \"output_dim\": {}, \"dtype\": \"{}\", \"output\": {}}}", n, w.dim(),
+          w.output_dim(), dtype, json_string(a.output)));
   });
 }};
 

@@ -12,7 +12,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -63,7 +67,7 @@ struct Output {
 
 /// Adds --quiet and --json [FILE] to cmd.
 inline void add_output_options(CLI::App* cmd, Output& out) {
-  cmd->add_flag("--quiet,-q", out.quiet, "Print no table and no progress (errors still go to stderr)");
+  cmd->add_flag("--quiet", out.quiet, "Print no table and no progress (errors still go to stderr)");
   cmd->add_option("--json", out.json, "Write the results as JSON: to stdout (--json or --json -) or to FILE")
       ->expected(0, 1)
       ->default_str("-");
@@ -109,6 +113,59 @@ class Progress {
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_{};
+};
+
+/// For a step whose length is not known beforehand (an SVD whose depth the residual check
+/// decides): from construction to stop() a bar moves on stderr with the elapsed time, redrawn
+/// five times a second by a thread of its own; same conditions as Progress (a terminal, not
+/// --quiet), and erased when stopped.
+class Activity {
+ public:
+  Activity(bool allowed, std::string label) : label_(std::move(label)) {
+    if (!allowed || isatty(STDERR_FILENO) != 1) return;
+    ticker_ = std::thread([this] {
+      std::unique_lock lock(mutex_);
+      for (int tick = 0; !stopped_; ++tick) {
+        draw(tick);
+        wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopped_; });
+      }
+      fmt::print(stderr, "\r{:<90}\r", "");
+      std::fflush(stderr);
+    });
+  }
+  Activity(const Activity&) = delete;
+  Activity& operator=(const Activity&) = delete;
+  ~Activity() { stop(); }
+
+  /// Ends the display (idempotent).
+  void stop() {
+    if (!ticker_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+    }
+    wake_.notify_one();
+    ticker_.join();
+  }
+
+ private:
+  void draw(int tick) const {
+    constexpr int kWidth = 30, kBlock = 6;
+    const int at = tick % (2 * (kWidth - kBlock));
+    const int left = at < kWidth - kBlock ? at : 2 * (kWidth - kBlock) - at;
+    std::string bar(kWidth, '.');
+    bar.replace(static_cast<std::size_t>(left), kBlock, kBlock, '#');
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    fmt::print(stderr, "\r[{}]      {:6.1f} s  {:<36.36}", bar, seconds, label_);
+    std::fflush(stderr);
+  }
+
+  std::string label_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  std::thread ticker_;
 };
 
 }  // namespace lowdim::cli
