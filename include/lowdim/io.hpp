@@ -113,7 +113,8 @@ class LOWDIM_API MappedNpy {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Writes a rows × cols .npy (C order, little-endian), atomically.
+/// Writes a rows × cols .npy (C order, little-endian), atomically. T: float, double or
+/// std::int64_t (neighbour ids).
 template <class T>
 LOWDIM_API void write_npy(const std::string& path, ConstMatrixView<T> m);
 /// Writes a 1-D .npy of values.size() entries, atomically.
