@@ -107,11 +107,11 @@ int main(int argc, char** argv) {
   archive.save(dir + "/good.ldm");
   lowdim::ArchiveWriter arrays("fixture", 1);
   arrays.put("k", std::int64_t{3});
-  const std::int32_t ids[] = {4, -1, 7};
+  const std::int32_t array_ids[] = {4, -1, 7};
   const std::int64_t offsets[] = {0, 2, 3, 1ll << 40};
   const std::uint64_t codes[] = {0xdeadbeefcafef00dull, 1};
   const std::uint64_t bits[] = {0x15};
-  arrays.put_array("ids", std::span<const std::int32_t>(ids));
+  arrays.put_array("ids", std::span<const std::int32_t>(array_ids));
   arrays.put_array("offsets", std::span<const std::int64_t>(offsets));
   arrays.put_array("codes", std::span<const std::uint64_t>(codes));
   arrays.put_bitset("bits", std::span<const std::uint64_t>(bits), 5);

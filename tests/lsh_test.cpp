@@ -245,6 +245,30 @@ TEST_CASE("LshIndex returns exactly k, falling back to more probes and then a sc
   REQUIRE_THROWS_WITH(LshIndex<double>(data, {.hashes = 65}), Contains("hashes (K) must be in [1, 64], got 65"));
 }
 
+TEST_CASE("LshIndex: the two-stage re-ranking keeps the recall of the exact one", "[lsh][index]") {
+  const auto data = clustered<float>(4000, 48, 61);
+  const auto queries = clustered<float>(100, 48, 62);
+  Matrix<std::int64_t> truth(100, 10);
+  Matrix<float> truth_d(100, 10);
+  exact_knn<float>(data, queries, 10, Metric::euclidean, truth.view(), truth_d.view());
+  const LshIndexOptions o{.family = LshFamily::simhash, .tables = 6, .hashes = 14, .seed = 5};
+  LshIndexOptions sketched = o;
+  sketched.sketch_dim = 32;
+  const LshIndex<float> exact_only(data, o), two_stage(data, sketched);
+  Matrix<std::int64_t> a(100, 10), b(100, 10);
+  Matrix<float> da(100, 10), db(100, 10);
+  std::vector<LshQueryStats> sa, sb;
+  exact_only.knn(queries, 10, {.probes = 200}, a.view(), da.view(), &sa);
+  two_stage.knn(queries, 10, {.probes = 200, .rerank = 100}, b.view(), db.view(), &sb);
+  const double ra = recall<float>(a, truth), rb = recall<float>(b, truth);
+  CAPTURE(ra, rb, sb[0].unique_candidates);
+  REQUIRE(sb[0].unique_candidates > 100);  // the sketch stage had something to cut
+  REQUIRE(rb >= ra - 0.03);
+  REQUIRE(two_stage.memory_bytes() - exact_only.memory_bytes() >= 4000 * 32 * 4);
+  REQUIRE_THROWS_WITH(exact_only.knn(queries, 10, {.rerank = 50}, a.view(), da.view()),
+                      Contains("rerank = 50 needs an index built with a sketch"));
+}
+
 TEST_CASE("LshIndex: inserted points are found at once, removed ones never returned", "[lsh][index]") {
   const auto data = clustered<float>(1000, 16, 8);
   LshIndex<float> index(data, {.family = LshFamily::simhash, .tables = 6, .hashes = 10, .seed = 2});
@@ -288,7 +312,8 @@ TEST_CASE("LshIndex: save/load gives identical answers; corrupt files are io_err
   for (const LshFamily family : lsh_families()) {
     CAPTURE(family.name());
     LshIndex<double> index(data, {.family = family, .tables = 4, .hashes = family == LshFamily::cross_polytope ? 2 : 8,
-                                  .seed = 9, .metric = Metric::cosine});
+                                  .seed = 9, .metric = Metric::cosine,
+                                  .sketch_dim = family == LshFamily::simhash ? 16 : 0});
     index.insert(queries.block(0, 0, 3, 12));
     index.remove(std::vector<std::int64_t>{5, 17});
     index.save(dir.file("i.lsh"));
@@ -321,7 +346,7 @@ TEST_CASE("LshIndex: save/load gives identical answers; corrupt files are io_err
     ArchiveReader r(dir.file("i.lsh"), "lowdim.lsh");
     ArchiveWriter w("lowdim.lsh", 1);
     for (const char* name : {"precision", "family", "metric"}) w.put(name, r.get_string(name));
-    for (const char* name : {"tables", "hashes", "seed", "cp_dim", "center", "dim", "count"}) w.put(name, r.get_int(name));
+    for (const char* name : {"tables", "hashes", "seed", "cp_dim", "center", "sketch_dim", "dim", "count"}) w.put(name, r.get_int(name));
     w.put("width", r.get_double("width"));
     w.put<double>("mean", r.get_matrix<double>("mean"));
     w.put<double>("data", r.get_matrix<double>("data"));

@@ -150,6 +150,10 @@ struct LshIndexOptions {
   /// Hash x − μ (μ the mean of the build data) with the angular families; the re-ranking
   /// always uses the data as given.
   bool center = true;
+  /// Two-stage re-ranking: a Gaussian JL sketch of every point to this many dimensions
+  /// (float, 4·sketch_dim bytes per point), on which the candidates are ranked first; only
+  /// the best LshQueryOptions::rerank are then ranked exactly. 0: exact re-ranking only.
+  std::int64_t sketch_dim = 0;
 };
 
 /// How a query is answered. With neither probes nor candidates set, one probe per table.
@@ -160,6 +164,10 @@ struct LshQueryOptions {
   /// Candidate budget: probe until this many unique candidates are found (0: no budget).
   /// With probes also set, whichever is reached first stops.
   std::int64_t candidates = 0;
+  /// With a sketch (LshIndexOptions::sketch_dim > 0): candidates ranked exactly after the
+  /// sketch stage (0: max(20·k, 200)); a non-zero value on an index without a sketch is an
+  /// invalid_argument.
+  std::int64_t rerank = 0;
 };
 
 /// What answering one query took.

@@ -50,6 +50,7 @@ enum class StreamId : std::uint64_t {
   lsh_rotation = 0x4C5304,        ///< cross_polytope's H·D₁·H·D₂·H·D₃ rotations
   lsh_width_sample = 0x4C5305,    ///< the points whose neighbour distances set pstable's width
   lsh_tuner = 0x4C5306,           ///< the tuner's sample and held-out queries
+  lsh_sketch = 0x4C5307,          ///< the Gaussian JL sketch of the two-stage re-ranking
 };
 
 /// The uniform double in [0, 1) that 64 random bits give: their top 53 bits.

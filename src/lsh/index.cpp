@@ -64,12 +64,14 @@ struct LshIndex<T>::Impl {
   std::int64_t live_count = 0;
   std::vector<Table> tables;
   int bits_per_value = 0;
+  std::optional<SketchOperator> sketch;  // two-stage re-ranking
+  Matrix<float> sketches;                // capacity × sketch_dim
 
   Impl() = default;
   Impl(const Impl& o)
       : options(o.options), dim(o.dim), hasher(o.hasher), centering(o.centering), mean(o.mean), data(o.data.clone()),
         count(o.count), norms(o.norms), live(o.live), live_count(o.live_count), tables(o.tables),
-        bits_per_value(o.bits_per_value) {}
+        bits_per_value(o.bits_per_value), sketch(o.sketch), sketches(o.sketches.clone()) {}
   Impl& operator=(const Impl&) = delete;
 
   std::int64_t functions() const { return options.tables * options.hashes; }
@@ -77,6 +79,10 @@ struct LshIndex<T>::Impl {
 
   void init_hasher() {
     hasher.emplace(options.family, dim, functions(), options.seed, options.family_options);
+    if (options.sketch_dim > 0)
+      sketch = SketchOperator(SketchKind::gaussian, dim, options.sketch_dim,
+                              detail::derived_seed(options.seed, StreamId::lsh_sketch))
+                   .materialized();
     options.family_options = hasher->options();
     centering = options.center && options.family.angular();
     if (options.family == LshFamily::simhash)
@@ -121,6 +127,15 @@ struct LshIndex<T>::Impl {
       data = std::move(grown);
     }
     for (std::int64_t i = 0; i < m; ++i) std::copy(rows.row(i), rows.row(i) + dim, data.row(count + i));
+    if (sketch) {
+      const std::int64_t s_dim = options.sketch_dim;
+      if (sketches.rows() < data.rows()) {
+        auto grown = Matrix<float>::uninitialized(data.rows(), s_dim);
+        for (std::int64_t i = 0; i < count; ++i) std::copy(sketches.row(i), sketches.row(i) + s_dim, grown.row(i));
+        sketches = std::move(grown);
+      }
+      sketch_rows(rows, sketches.view().block(count, 0, m, s_dim));
+    }
     norms.resize(static_cast<std::size_t>(count + m));
     live.resize(static_cast<std::size_t>((count + m + 63) / 64), 0);
     for (std::int64_t i = count; i < count + m; ++i) {
@@ -176,6 +191,36 @@ struct LshIndex<T>::Impl {
     if (failure) std::rethrow_exception(failure);
   }
 
+  /// out (m × s, float) = S·x for each row, in blocks.
+  void sketch_rows(ConstMatrixView<T> rows, MatrixView<float> out) const {
+    for (std::int64_t r0 = 0; r0 < rows.rows(); r0 += 4096) {
+      const std::int64_t rn = std::min<std::int64_t>(4096, rows.rows() - r0);
+      if constexpr (std::is_same_v<T, float>) {
+        sketch->apply<float>(rows.block(r0, 0, rn, dim), out.block(r0, 0, rn, out.cols()));
+      } else {
+        auto y = Matrix<double>::uninitialized(rn, out.cols());
+        sketch->apply<double>(rows.block(r0, 0, rn, dim), y.view());
+        for (std::int64_t i = 0; i < rn; ++i)
+          for (std::int64_t j = 0; j < out.cols(); ++j) out(r0 + i, j) = static_cast<float>(y(i, j));
+      }
+    }
+  }
+
+  /// The sketch-space estimate of distance(q, id), in the same order as the exact one.
+  float sketch_distance(const float* sq, float qnorm, std::int64_t id) const {
+    const float* sx = sketches.row(id);
+    const std::int64_t s_dim = options.sketch_dim;
+    switch (options.metric) {
+      case Metric::euclidean: return detail::squared_distance(sq, sx, s_dim);
+      case Metric::cosine: {
+        const auto xn = static_cast<float>(norms[static_cast<std::size_t>(id)]);
+        return (qnorm > 0 && xn > 0) ? 1.0f - detail::dot(sq, sx, s_dim) / (qnorm * xn) : 1.0f;
+      }
+      case Metric::inner_product: return -detail::dot(sq, sx, s_dim);
+    }
+    return 0;
+  }
+
   T distance(const T* q, T qnorm, std::int64_t id) const {
     const T* x = data.row(id);
     switch (options.metric) {
@@ -202,6 +247,7 @@ LshIndex<T>::LshIndex(In<T> data, LshIndexOptions options) : impl_(std::make_uni
   LOWDIM_CHECK(options.tables >= 1, "LshIndex: tables must be ≥ 1, got {}", options.tables);
   LOWDIM_CHECK(options.hashes >= 1 && options.hashes <= 64, "LshIndex: hashes (K) must be in [1, 64], got {}",
                options.hashes);
+  LOWDIM_CHECK(options.sketch_dim >= 0, "LshIndex: sketch_dim must be ≥ 0, got {}", options.sketch_dim);
   check_finite<T>(data, "LshIndex: data");
   s.options = options;
   s.dim = d;
@@ -273,8 +319,12 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
   LOWDIM_CHECK(query.probes == 0 || query.probes >= L,
                "LshIndex::knn: probes = {} is fewer than the {} tables (each table is probed at least once)",
                query.probes, L);
-  LOWDIM_CHECK(query.probes >= 0 && query.candidates >= 0, "LshIndex::knn: probes {} and candidates {} must be ≥ 0",
-               query.probes, query.candidates);
+  LOWDIM_CHECK(query.probes >= 0 && query.candidates >= 0 && query.rerank >= 0,
+               "LshIndex::knn: probes {}, candidates {} and rerank {} must be ≥ 0", query.probes, query.candidates,
+               query.rerank);
+  LOWDIM_CHECK(query.rerank == 0 || s.sketch, "LshIndex::knn: rerank = {} needs an index built with a sketch (sketch_dim > 0)",
+               query.rerank);
+  const std::int64_t rerank = query.rerank > 0 ? std::max(query.rerank, k) : std::max<std::int64_t>(20 * k, 200);
   LOWDIM_CHECK_SHAPE(ids.rows() == q && ids.cols() == k && distances.rows() == q && distances.cols() == k,
                      "LshIndex::knn: ids {} × {} and distances {} × {}, expected {} × {}", ids.rows(), ids.cols(),
                      distances.rows(), distances.cols(), q, k);
@@ -298,6 +348,7 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
     std::vector<std::int64_t> values(static_cast<std::size_t>(K));
     std::vector<std::int32_t> candidates;
     std::vector<detail::Neighbour<T>> ranked;
+    std::vector<detail::Neighbour<float>> sketched;
     detail::ProbeSequence sequence;
 #pragma omp for schedule(dynamic)
     for (std::int64_t b = 0; b < blocks; ++b) {
@@ -309,6 +360,11 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
         s.hasher->template project<T>(c, p.view());
         auto h = Matrix<std::int64_t>::uninitialized(qn, s.functions());
         s.hasher->template hash_projections<T>(p, h.view());
+        Matrix<float> qs;
+        if (s.sketch) {
+          qs = Matrix<float>::uninitialized(qn, s.options.sketch_dim);
+          s.sketch_rows(queries.block(q0, 0, qn, d), qs.view());
+        }
         const double batch_hash = seconds_since(t_hash) / static_cast<double>(qn);
         for (std::int64_t i = 0; i < qn; ++i) {
           LshQueryStats st;
@@ -373,9 +429,27 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
           t0 = Clock::now();
           const T* qrow = queries.row(q0 + i);
           const T qnorm = s.options.metric == Metric::cosine ? std::sqrt(detail::dot(qrow, qrow, d)) : T(0);
+          if (s.sketch && static_cast<std::int64_t>(candidates.size()) > rerank) {
+            // Stage one: rank every candidate on the sketch, keep the best `rerank`.
+            sketched.resize(candidates.size());
+            for (std::size_t r = 0; r < candidates.size(); ++r) {
+              if (r + 16 < candidates.size()) __builtin_prefetch(s.sketches.row(candidates[r + 16]));
+              sketched[r] = {s.sketch_distance(qs.row(i), static_cast<float>(qnorm), candidates[r]), candidates[r]};
+            }
+            std::nth_element(sketched.begin(), sketched.begin() + rerank, sketched.end());
+            candidates.resize(static_cast<std::size_t>(rerank));
+            for (std::int64_t r = 0; r < rerank; ++r)
+              candidates[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(sketched[static_cast<std::size_t>(r)].id);
+          }
           ranked.resize(candidates.size());
-          for (std::size_t r = 0; r < candidates.size(); ++r)
+          const std::int64_t row_bytes = d * static_cast<std::int64_t>(sizeof(T));
+          for (std::size_t r = 0; r < candidates.size(); ++r) {
+            if (r + 2 < candidates.size()) {  // the row after next, a cache line at a time
+              const char* next = reinterpret_cast<const char*>(s.data.row(candidates[r + 2]));
+              for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b);
+            }
             ranked[r] = {s.distance(qrow, qnorm, candidates[r]), candidates[r]};
+          }
           std::partial_sort(ranked.begin(), ranked.begin() + k, ranked.end());
           for (std::int64_t r = 0; r < k; ++r) {
             ids(q0 + i, r) = ranked[static_cast<std::size_t>(r)].id;
@@ -432,7 +506,7 @@ std::int64_t LshIndex<T>::memory_bytes() const noexcept {
                        static_cast<std::int64_t>((s.norms.size() + s.mean.size()) * sizeof(T) + s.live.size() * 8);
   for (const Table& t : s.tables)
     bytes += static_cast<std::int64_t>(t.keys.size() * 8 + t.offsets.size() * 8 + t.ids.size() * 4);
-  return bytes;
+  return bytes + s.sketches.size() * 4;
 }
 
 template <class T>
@@ -461,6 +535,7 @@ void LshIndex<T>::save(const std::string& path) const {
   a.put("width", s.options.family_options.width);
   a.put("cp_dim", s.options.family_options.cp_dim);
   a.put("center", std::int64_t{s.options.center});
+  a.put("sketch_dim", s.options.sketch_dim);
   a.put("dim", s.dim);
   a.put("count", s.count);
   a.put<T>("mean", ConstMatrixView<T>(s.mean.data(), 1, s.dim));
@@ -498,6 +573,8 @@ LshIndex<T> LshIndex<T>::load(const std::string& path) {
   s.options.family_options.width = a.get_double("width");
   s.options.family_options.cp_dim = a.get_int("cp_dim");
   s.options.center = a.get_int("center") != 0;
+  s.options.sketch_dim = a.get_int("sketch_dim");
+  if (s.options.sketch_dim < 0 || s.options.sketch_dim > 4096) fail(fmt::format("sketch_dim {} out of range", s.options.sketch_dim));
   s.dim = a.get_int("dim");
   const std::int64_t count = a.get_int("count");
   if (s.options.tables < 1 || s.options.tables > 4096 || s.options.hashes < 1 || s.options.hashes > 64)

@@ -88,7 +88,7 @@ void write_text(const std::string& path, const std::string& text) {
 struct LshArgs {
   std::string input, index, queries, output, distances, json, plot, ids, base = kFashionTrain;
   std::string family = "simhash", metric = "euclidean";
-  std::int64_t tables = 0, hashes = 0, k = 10, probes = 0, candidates = 0, cp_dim = 0;
+  std::int64_t tables = 0, hashes = 0, k = 10, probes = 0, candidates = 0, cp_dim = 0, sketch_dim = 0, rerank = 0;
   std::uint64_t seed = 0;
   double width = 0;
   bool no_center = false;
@@ -108,6 +108,7 @@ LshIndexOptions index_options(const LshArgs& a) {
   o.family_options.width = a.width;
   o.family_options.cp_dim = a.cp_dim;
   o.center = !a.no_center;
+  o.sketch_dim = a.sketch_dim;
   return o;
 }
 
@@ -120,6 +121,7 @@ void add_index_options(CLI::App* cmd, LshArgs& a) {
   cmd->add_option("--width", a.width, "pstable bucket width w (0: 4 x the median 10-NN distance of a sample)");
   cmd->add_option("--cp-dim", a.cp_dim, "cross_polytope dimension, a power of two (0: min(2^ceil(log2 d), 256))");
   cmd->add_flag("--no-center", a.no_center, "Hash the data as given (angular families centre it by default)");
+  cmd->add_option("--sketch-dim", a.sketch_dim, "Two-stage re-ranking on a JL sketch of this dimension (0: exact only)");
 }
 
 std::string stats_json(const std::vector<LshQueryStats>& stats, double seconds) {
@@ -241,6 +243,7 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
   auto* probes = query->add_option("--probes", a->probes, "Buckets probed in all (>= tables; default: one per table)");
   auto* cands = query->add_option("--candidates", a->candidates, "Probe until this many unique candidates");
   probes->excludes(cands);
+  query->add_option("--rerank", a->rerank, "Candidates ranked exactly after the sketch stage (0: max(20k, 200))");
   query->add_option("--output", a->output, "Neighbour ids (.npy int64, or .ivecs)")->required();
   query->add_option("--distances", a->distances, "Distances (.npy float32, or .fvecs)");
   query->add_option("--json", a->json, "Per-query statistics (JSON)");
@@ -253,7 +256,8 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
     Matrix<float> dist(q.rows(), a->k);
     std::vector<LshQueryStats> stats;
     const auto t0 = std::chrono::steady_clock::now();
-    index.knn(q, a->k, {.probes = a->probes, .candidates = a->candidates}, ids.view(), dist.view(), &stats);
+    index.knn(q, a->k, {.probes = a->probes, .candidates = a->candidates, .rerank = a->rerank}, ids.view(), dist.view(),
+              &stats);
     const double t = seconds(t0);
     write_ids(a->output, ids);
     if (!a->distances.empty()) write_distances(a->distances, dist);
@@ -290,6 +294,7 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
   eval->add_option("--k", a->k, "Neighbours per query")->capture_default_str();
   add_index_options(eval, *a);
   eval->add_option("--probe-list", a->probe_list, "Probe counts to sweep (default: L x 1, 2, 4, ..., 64)")->delimiter(',');
+  eval->add_option("--rerank", a->rerank, "Candidates ranked exactly after the sketch stage (0: max(20k, 200))");
   eval->add_option("--json", a->json, "Results (JSON)");
   eval->add_option("--plot", a->plot, "Recall/QPS curve (SVG)");
   eval->add_option("--threads", a->threads, "Threads (0: all)");
@@ -318,7 +323,7 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
       Matrix<float> dist(q.rows(), a->k);
       std::vector<LshQueryStats> stats;
       t0 = std::chrono::steady_clock::now();
-      index.knn(q, a->k, {.probes = p}, ids.view(), dist.view(), &stats);
+      index.knn(q, a->k, {.probes = p, .rerank = a->rerank}, ids.view(), dist.view(), &stats);
       const double qps = static_cast<double>(q.rows()) / seconds(t0);
       double cand = 0;
       for (const auto& s : stats) cand += static_cast<double>(s.unique_candidates);
