@@ -13,6 +13,12 @@ if(CMAKE_SCRIPT_MODE_FILE)
   return()
 endif()
 
+# The LSH part of the C API, compiled as C99 like tests/c_api.cmake.
+add_executable(lsh_c_test ${CMAKE_CURRENT_LIST_DIR}/lsh_c_test.c)
+set_target_properties(lsh_c_test PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+target_link_libraries(lsh_c_test PRIVATE lowdim::lowdim m lowdim_build_flags)
+add_test(NAME "lsh c api" COMMAND lsh_c_test ${CMAKE_CURRENT_BINARY_DIR})
+
 if(NOT TARGET lowdim_cli OR NOT EXISTS /usr/bin/python3)
   message(STATUS "lsh CLI tests: skipped (needs the lowdim CLI and /usr/bin/python3)")
   return()
