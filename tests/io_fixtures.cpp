@@ -105,6 +105,17 @@ int main(int argc, char** argv) {
   archive.put("name", std::string("gaussian"));
   archive.put<float>("F", m.view());
   archive.save(dir + "/good.ldm");
+  lowdim::ArchiveWriter arrays("fixture", 1);
+  arrays.put("k", std::int64_t{3});
+  const std::int32_t array_ids[] = {4, -1, 7};
+  const std::int64_t offsets[] = {0, 2, 3, 1ll << 40};
+  const std::uint64_t codes[] = {0xdeadbeefcafef00dull, 1};
+  const std::uint64_t bits[] = {0x15};
+  arrays.put_array("ids", std::span<const std::int32_t>(array_ids));
+  arrays.put_array("offsets", std::span<const std::int64_t>(offsets));
+  arrays.put_array("codes", std::span<const std::uint64_t>(codes));
+  arrays.put_bitset("bits", std::span<const std::uint64_t>(bits), 5);
+  arrays.save(dir + "/good_arrays.ldm");
 
   // Malformed files: one per kind of problem the readers report.
   const std::string data12(48, '\0');

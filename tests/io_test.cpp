@@ -642,6 +642,98 @@ TEST_CASE("archives round-trip typed entries and reject corruption", "[io][archi
   REQUIRE_THROWS_WITH(ArchiveReader(dir.file("lying.ldm"), "whitening"), Contains("corrupt archive: the kind needs 2130706441 bytes"));
 }
 
+TEST_CASE("archives hold integer arrays and bitsets, mapped in place when large", "[io][archive]") {
+  TempDir dir("io_archive_arrays");
+  const std::vector<std::int32_t> small{3, -7, 2147483647, -2147483647 - 1};
+  std::vector<std::int64_t> big(300000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::int64_t>(i * i) - 5;
+  const std::vector<std::uint64_t> codes{0, ~0ull, 0x8000000000000001ull};
+  const std::vector<std::uint64_t> words{0xffull, 0x5ull};  // 67 bits: 0..7 and 64, 66
+  const std::vector<std::int32_t> empty;
+  for (const bool large : {false, true}) {
+    CAPTURE(large);
+    ArchiveWriter writer("lsh", 2);
+    writer.put("n", std::int64_t{4});
+    writer.put_array("small", std::span<const std::int32_t>(small));
+    writer.put("between", std::string("x"));  // shifts the next entry off alignment
+    if (large) writer.put_array("big", std::span<const std::int64_t>(big));
+    writer.put_array("codes", std::span<const std::uint64_t>(codes));
+    writer.put_array("empty", std::span<const std::int32_t>(empty));
+    writer.put_bitset("bits", std::span<const std::uint64_t>(words), 67);
+    REQUIRE_THROWS_WITH(writer.put_bitset("b2", std::span<const std::uint64_t>(words), 66),
+                        Contains("'b2' sets bits at or past its size 66"));
+    REQUIRE_THROWS_WITH(writer.put_bitset("b3", std::span<const std::uint64_t>(words), 200),
+                        Contains("'b3' has 200 bits, which need 4 words, got 2"));
+    writer.save(dir.file("a.ldm"));
+    ArchiveReader reader(dir.file("a.ldm"), "lsh");
+    REQUIRE(reader.mapped() == large);
+    const auto s = reader.get_array<std::int32_t>("small");
+    REQUIRE(std::vector<std::int32_t>(s.begin(), s.end()) == small);
+    REQUIRE(reinterpret_cast<std::uintptr_t>(s.data()) % 64 == 0);
+    const auto c = reader.get_array<std::uint64_t>("codes");
+    REQUIRE(std::vector<std::uint64_t>(c.begin(), c.end()) == codes);
+    REQUIRE(reinterpret_cast<std::uintptr_t>(c.data()) % 64 == 0);
+    REQUIRE(reader.get_array<std::int32_t>("empty").size() == 0);
+    const auto b = reader.get_bitset("bits");
+    REQUIRE(b.bits == 67);
+    REQUIRE(b.test(0));
+    REQUIRE(b.test(7));
+    REQUIRE(!b.test(8));
+    REQUIRE(b.test(64));
+    REQUIRE(!b.test(65));
+    REQUIRE(b.test(66));
+    if (large) {
+      const auto g = reader.get_array<std::int64_t>("big");
+      REQUIRE(g.mapped());
+      REQUIRE(std::equal(g.begin(), g.end(), big.begin(), big.end()));
+    }
+    REQUIRE_THROWS_WITH(reader.get_array<std::int64_t>("small"), Contains("entry 'small' is a int32 array, not a int64 array"));
+    REQUIRE_THROWS_WITH(reader.get_bitset("codes"), Contains("is a uint64 array, not a bitset"));
+    REQUIRE_THROWS_WITH(reader.get_int("bits"), Contains("is a bitset, not a int64"));
+  }
+  // The arrays outlive the reader: they keep the map (or the copy) alive.
+  SharedArray<std::int64_t> kept;
+  {
+    ArchiveReader reader(dir.file("a.ldm"), "lsh");
+    kept = reader.get_array<std::int64_t>("big");
+  }
+  REQUIRE(kept[299999] == big[299999]);
+
+  // Inconsistent content behind a valid CRC: each is a clear io_error before any allocation.
+  auto rewrite = [&](const std::string& bytes, std::size_t at, const std::string& patch) {
+    std::string s = bytes;
+    s.replace(at, patch.size(), patch);
+    const std::size_t length = s.size() - 24;
+    const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(s.data() + 20), static_cast<uInt>(length));
+    for (int k = 0; k < 4; ++k) s[20 + length + static_cast<std::size_t>(k)] = static_cast<char>((crc >> (8 * k)) & 0xff);
+    write_bytes(dir.file("bad.ldm"), s);
+  };
+  ArchiveWriter one("lsh", 1);
+  one.put_array("ids9", std::span<const std::int32_t>(small));
+  one.save(dir.file("one.ldm"));
+  const std::string bytes = read_bytes(dir.file("one.ldm"));
+  // content: u32 3 "lsh" u32 version u64 count | u32 4 "ids9" 'I' u64 length | u64 count u8 pad ...
+  const std::size_t count_at = 20 + 4 + 3 + 4 + 8 + 4 + 4 + 1 + 8;
+  rewrite(bytes, count_at, std::string("\xff\xff\xff\xff\xff\xff\xff\x3f", 8));  // 2^62 elements: × 4 overflows
+  REQUIRE_THROWS_WITH(ArchiveReader(dir.file("bad.ldm"), "lsh"),
+                      Contains("entry 'ids9' (int32 array) has an inconsistent length"));
+  rewrite(bytes, count_at, std::string("\x05", 1));  // 5 elements claimed, 4 stored
+  REQUIRE_THROWS_WITH(ArchiveReader(dir.file("bad.ldm"), "lsh"), Contains("inconsistent length"));
+  rewrite(bytes, count_at + 8, std::string("\x50", 1));  // pad 80 ≥ 64
+  REQUIRE_THROWS_WITH(ArchiveReader(dir.file("bad.ldm"), "lsh"), Contains("inconsistent length"));
+  const auto pad = static_cast<unsigned char>(bytes[count_at + 8]);
+  REQUIRE(pad > 0);
+  rewrite(bytes, count_at + 9, std::string("\x01", 1));  // a non-zero pad byte
+  REQUIRE_THROWS_WITH(ArchiveReader(dir.file("bad.ldm"), "lsh"), Contains("inconsistent length"));
+  ArchiveWriter bits("lsh", 1);
+  const std::uint64_t word[] = {1};
+  bits.put_bitset("b", std::span<const std::uint64_t>(word), 3);
+  bits.save(dir.file("bits.ldm"));
+  const std::string bbytes = read_bytes(dir.file("bits.ldm"));
+  rewrite(bbytes, bbytes.size() - 4 - 8, std::string("\x09", 1));  // bit 3 set in a 3-bit set
+  REQUIRE_THROWS_WITH(ArchiveReader(dir.file("bad.ldm"), "lsh"), Contains("bitset 'b' sets bits past its size 3"));
+}
+
 // ---------------------------------------------------------------- numpy as the peer
 
 TEST_CASE("numpy reads what we write and we read what numpy writes", "[io][npy][numpy]") {

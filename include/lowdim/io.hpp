@@ -113,7 +113,8 @@ class LOWDIM_API MappedNpy {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Writes a rows × cols .npy (C order, little-endian), atomically.
+/// Writes a rows × cols .npy (C order, little-endian), atomically. T: float, double or
+/// std::int64_t (neighbour ids).
 template <class T>
 LOWDIM_API void write_npy(const std::string& path, ConstMatrixView<T> m);
 /// Writes a 1-D .npy of values.size() entries, atomically.
@@ -191,6 +192,41 @@ class LOWDIM_API NpyWriter {
   std::int64_t cols_ = 0, rows_ = 0;
 };
 
+/// A read-only array of T that keeps its storage alive: a memory map of the archive it came
+/// from (zero-copy) or its own copy. Copies share the storage.
+template <class T>
+class SharedArray {
+ public:
+  SharedArray() = default;
+  /// data[0, size) stays valid while owner (or a copy of this array) lives.
+  SharedArray(std::shared_ptr<const void> owner, const T* data, std::size_t size, bool mapped) noexcept
+      : owner_(std::move(owner)), data_(data), size_(size), mapped_(mapped) {}
+  const T* data() const noexcept { return data_; }               ///< The first element.
+  std::size_t size() const noexcept { return size_; }            ///< Number of elements.
+  bool empty() const noexcept { return size_ == 0; }             ///< size() == 0.
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }  ///< Element i (unchecked).
+  const T* begin() const noexcept { return data_; }              ///< data().
+  const T* end() const noexcept { return data_ + size_; }        ///< data() + size().
+  std::span<const T> span() const noexcept { return {data_, size_}; }  ///< The elements.
+  /// True when the elements are read in place from a memory-mapped file.
+  bool mapped() const noexcept { return mapped_; }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  const T* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool mapped_ = false;
+};
+
+/// A bitset read from an archive: bit i is bit (i mod 64) of words[i / 64]; the unused
+/// high bits of the last word are zero.
+struct SharedBitset {
+  SharedArray<std::uint64_t> words;  ///< ⌈bits / 64⌉ words
+  std::uint64_t bits = 0;            ///< number of bits
+  /// Bit i (i < bits, unchecked).
+  bool test(std::uint64_t i) const noexcept { return (words[i / 64] >> (i % 64)) & 1u; }
+};
+
 /// Model files: a tagged container. The writer collects named entries and
 /// commit() writes them atomically; the reader validates magic, kind, format
 /// version, every length against the file size, and the CRC-32, before use.
@@ -204,6 +240,14 @@ class LOWDIM_API ArchiveWriter {
   void put(const std::string& name, const std::string& value);
   template <class T>
   void put(const std::string& name, ConstMatrixView<T> matrix);
+  /// Adds an integer array (copied). Its data is stored 64-byte aligned in the file, so a
+  /// reader can map it in place.
+  void put_array(const std::string& name, std::span<const std::int32_t> values);
+  void put_array(const std::string& name, std::span<const std::int64_t> values);   ///< As above, int64.
+  void put_array(const std::string& name, std::span<const std::uint64_t> values);  ///< As above, uint64.
+  /// Adds a bitset of `bits` bits held in ⌈bits/64⌉ words (bit i is bit i mod 64 of word
+  /// i/64); invalid_argument when words.size() differs or a bit at or past `bits` is set.
+  void put_bitset(const std::string& name, std::span<const std::uint64_t> words, std::uint64_t bits);
   /// Writes every entry atomically (AtomicFile), with a CRC-32 over the content.
   void save(const std::string& path) const;
 
@@ -215,8 +259,12 @@ class LOWDIM_API ArchiveWriter {
 
 class LOWDIM_API ArchiveReader {
  public:
-  /// Throws io_error if the file is not an archive of this kind, or is corrupt.
+  /// Throws io_error if the file is not an archive of this kind, or is corrupt. Files of
+  /// at least map_threshold bytes are memory-mapped (the CRC is still checked over every
+  /// byte, in place), smaller ones read into memory.
   ArchiveReader(const std::string& path, const std::string& expected_kind);
+  /// Files at least this large are memory-mapped on load: 1 MiB.
+  static constexpr std::int64_t map_threshold = std::int64_t{1} << 20;
   std::uint32_t version() const noexcept { return version_; }
   bool has(const std::string& name) const;
   /// Getters throw io_error naming the entry when it is missing or of another type.
@@ -226,12 +274,30 @@ class LOWDIM_API ArchiveReader {
   /// A float or double matrix entry, converted to T.
   template <class T>
   Matrix<T> get_matrix(const std::string& name) const;
+  /// An integer array entry of exactly this type (T = int32, int64 or uint64): zero-copy
+  /// from the mapped file when it is mapped, the host little-endian and the data aligned.
+  template <class T>
+  SharedArray<T> get_array(const std::string& name) const;
+  /// A bitset entry.
+  SharedBitset get_bitset(const std::string& name) const;
+  /// True when the file is memory-mapped (size ≥ map_threshold).
+  bool mapped() const noexcept { return mapped_; }
 
  private:
-  const std::vector<unsigned char>& entry(const std::string& name, char type) const;
+  struct Entry {
+    std::string name;
+    char type;
+    const unsigned char* payload;
+    std::uint64_t size;
+  };
+  const Entry& entry(const std::string& name, char type) const;
+  template <class T>
+  SharedArray<T> array_at(const Entry& e, std::uint64_t count, std::uint64_t data_offset) const;
   std::string path_;
   std::uint32_t version_ = 0;
-  std::vector<std::pair<std::string, std::vector<unsigned char>>> entries_;
+  std::shared_ptr<const void> storage_;  // the whole file: a memory map or an aligned copy
+  bool mapped_ = false;
+  std::vector<Entry> entries_;
 };
 
 }  // namespace lowdim

@@ -10,6 +10,7 @@
 #include <lowdim/io.hpp>
 #include <lowdim/jl.hpp>
 #include <lowdim/linalg.hpp>
+#include <lowdim/lsh.hpp>
 #include <lowdim/matrix.hpp>
 #include <lowdim/random.hpp>
 #include <lowdim/rsvd.hpp>

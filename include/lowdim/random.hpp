@@ -43,6 +43,14 @@ enum class StreamId : std::uint64_t {
   sketch_simplex_rotation = 0x530A,  ///< the random rotations of simplex blocks
   // jl
   jl_pairs = 0x4A4C01,
+  // lsh
+  lsh_projection = 0x4C5301,      ///< the Gaussian directions of simhash and pstable
+  lsh_offsets = 0x4C5302,         ///< pstable offsets b ~ U[0, w)
+  lsh_feature_hash = 0x4C5303,    ///< cross_polytope's countsketch down to cp_dim
+  lsh_rotation = 0x4C5304,        ///< cross_polytope's H·D₁·H·D₂·H·D₃ rotations
+  lsh_width_sample = 0x4C5305,    ///< the points whose neighbour distances set pstable's width
+  lsh_tuner = 0x4C5306,           ///< the tuner's sample and held-out queries
+  lsh_sketch = 0x4C5307,          ///< the Gaussian JL sketch of the two-stage re-ranking
 };
 
 /// The uniform double in [0, 1) that 64 random bits give: their top 53 bits.

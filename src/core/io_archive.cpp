@@ -9,15 +9,24 @@
 //     per entry: u32 name length, name bytes, u8 type, u64 payload length, payload
 //   u32 CRC-32 (zlib) of the content
 // Entry types: 'd' double, 'i' int64, 's' string, 'f' float matrix, 'D' double
-// matrix (u64 rows, u64 cols, row-major values).
+// matrix (u64 rows, u64 cols, row-major values); integer arrays 'I' int32, 'L' int64,
+// 'U' uint64 and 'B' bitset: u64 count (elements; bits for a bitset), u8 pad (< 64),
+// pad zero bytes, then the elements (a bitset: ⌈bits/64⌉ u64 words, unused bits zero).
+// The writer chooses pad so the elements start at a file offset that is a multiple of
+// 64: a reader that maps the file reads them in place.
 
 #include "detail/io_stream.hpp"
 
 #include <zlib.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 
 namespace lowdim {
 
@@ -61,6 +70,10 @@ const char* type_name(char type) {
     case 's': return "string";
     case 'f': return "float matrix";
     case 'D': return "double matrix";
+    case 'I': return "int32 array";
+    case 'L': return "int64 array";
+    case 'U': return "uint64 array";
+    case 'B': return "bitset";
     default: return "unknown";
   }
 }
@@ -140,6 +153,39 @@ void ArchiveWriter::put(const std::string& name, ConstMatrixView<T> matrix) {
   add_entry(entries_, name, std::move(payload));
 }
 
+namespace {
+constexpr bool is_array_type(unsigned char type) { return type == 'I' || type == 'L' || type == 'U' || type == 'B'; }
+constexpr std::size_t array_alignment = 64;
+
+template <class U>
+std::vector<unsigned char> array_payload(unsigned char type, std::uint64_t count, std::span<const U> values) {
+  std::vector<unsigned char> payload{type};
+  payload.reserve(9 + values.size() * sizeof(U));
+  put_le(payload, count);
+  using W = std::make_unsigned_t<U>;
+  for (const U v : values) put_le(payload, static_cast<W>(v));
+  return payload;
+}
+}  // namespace
+
+void ArchiveWriter::put_array(const std::string& name, std::span<const std::int32_t> values) {
+  add_entry(entries_, name, array_payload<std::int32_t>('I', values.size(), values));
+}
+void ArchiveWriter::put_array(const std::string& name, std::span<const std::int64_t> values) {
+  add_entry(entries_, name, array_payload<std::int64_t>('L', values.size(), values));
+}
+void ArchiveWriter::put_array(const std::string& name, std::span<const std::uint64_t> values) {
+  add_entry(entries_, name, array_payload<std::uint64_t>('U', values.size(), values));
+}
+void ArchiveWriter::put_bitset(const std::string& name, std::span<const std::uint64_t> words, std::uint64_t bits) {
+  const std::uint64_t needed = bits / 64 + (bits % 64 != 0);
+  LOWDIM_CHECK(words.size() == needed, "ArchiveWriter::put_bitset: '{}' has {} bits, which need {} words, got {}", name,
+               bits, needed, words.size());
+  LOWDIM_CHECK(bits % 64 == 0 || (words.back() >> (bits % 64)) == 0,
+               "ArchiveWriter::put_bitset: '{}' sets bits at or past its size {}", name, bits);
+  add_entry(entries_, name, array_payload<std::uint64_t>('B', bits, words));
+}
+
 template LOWDIM_API void ArchiveWriter::put<float>(const std::string&, ConstMatrixView<float>);
 template LOWDIM_API void ArchiveWriter::put<double>(const std::string&, ConstMatrixView<double>);
 
@@ -153,6 +199,18 @@ void ArchiveWriter::save(const std::string& path) const {
     put_le(content, static_cast<std::uint32_t>(name.size()));
     content.insert(content.end(), name.begin(), name.end());
     content.push_back(payload[0]);
+    if (is_array_type(payload[0])) {
+      // payload = type, u64 count, elements; the file gets count, pad, zeros, elements,
+      // with the elements at a file offset ≡ 0 (mod 64).
+      const std::size_t data_at = prelude_bytes + content.size() + 8 + 8 + 1;
+      const std::size_t pad = (array_alignment - data_at % array_alignment) % array_alignment;
+      put_le(content, static_cast<std::uint64_t>(payload.size() - 1 + 1 + pad));
+      content.insert(content.end(), payload.begin() + 1, payload.begin() + 9);
+      content.push_back(static_cast<unsigned char>(pad));
+      content.insert(content.end(), pad, 0);
+      content.insert(content.end(), payload.begin() + 9, payload.end());
+      continue;
+    }
     put_le(content, static_cast<std::uint64_t>(payload.size() - 1));
     content.insert(content.end(), payload.begin() + 1, payload.end());
   }
@@ -167,6 +225,24 @@ void ArchiveWriter::save(const std::string& path) const {
   file.write(trailer.data(), trailer.size());
   file.commit();
 }
+
+namespace {
+/// The bytes of a whole file: a read-only memory map or a 64-byte aligned copy.
+struct FileBytes {
+  unsigned char* data = nullptr;
+  std::size_t size = 0;
+  bool mapped = false;
+  ~FileBytes() {
+    if (data == nullptr) return;
+    if (mapped)
+      ::munmap(data, size);
+    else
+      ::operator delete(data, std::align_val_t{array_alignment});
+  }
+};
+
+std::size_t element_bytes(unsigned char type) { return type == 'I' ? 4 : 8; }
+}  // namespace
 
 ArchiveReader::ArchiveReader(const std::string& path, const std::string& expected_kind) : path_(path) {
   detail::InputFile file(path);
@@ -184,15 +260,30 @@ ArchiveReader::ArchiveReader(const std::string& path, const std::string& expecte
   if (length != available)
     io_fail(path, "corrupt archive: the header claims {} bytes of content, the file holds {} (truncated or padded)",
             length, available);
-  std::vector<unsigned char> content(static_cast<std::size_t>(length) + 4);
-  if (file.read_at(content.data(), content.size(), static_cast<std::int64_t>(prelude_bytes)) != content.size())
-    io_fail(path, "truncated archive: the file shrank while it was read");
-  const auto stored_crc = get_le<std::uint32_t>(content.data() + length);
-  const auto actual_crc = crc32_of(content.data(), static_cast<std::size_t>(length));
+  // The claimed length equals the file's size, so what is allocated or mapped now is the file.
+  auto bytes = std::make_shared<FileBytes>();
+  bytes->size = static_cast<std::size_t>(file.size());
+  if (file.size() >= map_threshold) {
+    void* base = ::mmap(nullptr, bytes->size, PROT_READ, MAP_SHARED, file.fd(), 0);
+    if (base == MAP_FAILED) io_fail(path, "mmap failed: {}", detail::errno_message(errno));
+    bytes->data = static_cast<unsigned char*>(base);
+    bytes->mapped = true;
+  } else {
+    bytes->data = static_cast<unsigned char*>(::operator new(bytes->size, std::align_val_t{array_alignment}));
+    if (file.read_at(bytes->data, bytes->size, 0) != bytes->size)
+      io_fail(path, "truncated archive: the file shrank while it was read");
+    if (std::memcmp(bytes->data, prelude, prelude_bytes) != 0)
+      io_fail(path, "corrupt archive: the file changed while it was read");
+  }
+  mapped_ = bytes->mapped;
+  const unsigned char* content = bytes->data + prelude_bytes;
+  storage_ = bytes;
+  const auto stored_crc = get_le<std::uint32_t>(content + length);
+  const auto actual_crc = crc32_of(content, static_cast<std::size_t>(length));
   if (stored_crc != actual_crc)
     io_fail(path, "corrupt archive: CRC-32 mismatch (stored {:08x}, computed {:08x})", stored_crc, actual_crc);
 
-  Cursor cursor(path, content.data(), static_cast<std::size_t>(length));
+  Cursor cursor(path, content, static_cast<std::size_t>(length));
   const std::string kind = cursor.text("the kind");
   if (kind != expected_kind) io_fail(path, "wrong archive kind: the file holds a '{}', expected a '{}'", kind, expected_kind);
   version_ = cursor.number<std::uint32_t>("the version");
@@ -221,53 +312,71 @@ ArchiveReader::ArchiveReader(const std::string& path, const std::string& expecte
              !__builtin_mul_overflow(rows, cols, &n) && !__builtin_mul_overflow(n, element, &n) && n == size - 16;
         break;
       }
+      case 'I':
+      case 'L':
+      case 'U':
+      case 'B': {
+        if (size < 9) {
+          ok = false;
+          break;
+        }
+        const auto n = get_le<std::uint64_t>(payload);
+        const unsigned pad = payload[8];
+        const std::uint64_t elements = type == 'B' ? n / 64 + (n % 64 != 0) : n;
+        std::uint64_t data_bytes = 0;
+        ok = pad < array_alignment && !__builtin_mul_overflow(elements, element_bytes(type), &data_bytes) &&
+             size - 9 >= pad && size - 9 - pad == data_bytes &&
+             std::all_of(payload + 9, payload + 9 + pad, [](unsigned char b) { return b == 0; });
+        if (ok && type == 'B' && n % 64 != 0 &&
+            (get_le<std::uint64_t>(payload + size - 8) >> (n % 64)) != 0)
+          io_fail(path, "corrupt archive: bitset '{}' sets bits past its size {}", name, n);
+        break;
+      }
       default: io_fail(path, "corrupt archive: entry '{}' has unknown type code {}", name, static_cast<int>(type));
     }
     if (!ok) io_fail(path, "corrupt archive: entry '{}' ({}) has an inconsistent length {}", name, type_name(static_cast<char>(type)), size);
     if (has(name)) io_fail(path, "corrupt archive: entry '{}' appears twice", name);
-    std::vector<unsigned char> stored{type};
-    stored.insert(stored.end(), payload, payload + size);
-    entries_.emplace_back(std::move(name), std::move(stored));
+    entries_.push_back(Entry{std::move(name), static_cast<char>(type), payload, size});
   }
   if (!cursor.done()) io_fail(path, "corrupt archive: bytes after the last of {} entries", count);
 }
 
 bool ArchiveReader::has(const std::string& name) const {
-  return std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) { return e.first == name; });
+  return std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.name == name; });
 }
 
-const std::vector<unsigned char>& ArchiveReader::entry(const std::string& name, char type) const {
-  const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const auto& e) { return e.first == name; });
+const ArchiveReader::Entry& ArchiveReader::entry(const std::string& name, char type) const {
+  const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.name == name; });
   if (it == entries_.end()) io_fail(path_, "archive has no entry '{}'", name);
-  const char stored = static_cast<char>(it->second[0]);
+  const char stored = it->type;
   const bool matrix_ok = (type == 'f' || type == 'D') && (stored == 'f' || stored == 'D');
   if (stored != type && !matrix_ok)
     io_fail(path_, "archive entry '{}' is a {}, not a {}", name, type_name(stored), type_name(type));
-  return it->second;
+  return *it;
 }
 
 double ArchiveReader::get_double(const std::string& name) const {
-  return std::bit_cast<double>(get_le<std::uint64_t>(entry(name, 'd').data() + 1));
+  return std::bit_cast<double>(get_le<std::uint64_t>(entry(name, 'd').payload));
 }
 
 std::int64_t ArchiveReader::get_int(const std::string& name) const {
-  return static_cast<std::int64_t>(get_le<std::uint64_t>(entry(name, 'i').data() + 1));
+  return static_cast<std::int64_t>(get_le<std::uint64_t>(entry(name, 'i').payload));
 }
 
 std::string ArchiveReader::get_string(const std::string& name) const {
   const auto& e = entry(name, 's');
-  return std::string(reinterpret_cast<const char*>(e.data() + 1), e.size() - 1);
+  return std::string(reinterpret_cast<const char*>(e.payload), e.size);
 }
 
 template <class T>
 Matrix<T> ArchiveReader::get_matrix(const std::string& name) const {
   const auto& e = entry(name, std::is_same_v<T, float> ? 'f' : 'D');
-  const unsigned char* p = e.data() + 1;
+  const unsigned char* p = e.payload;
   const auto rows = static_cast<std::int64_t>(get_le<std::uint64_t>(p));
   const auto cols = static_cast<std::int64_t>(get_le<std::uint64_t>(p + 8));
   auto m = Matrix<T>::uninitialized(rows, cols);
   // Either precision is accepted; a stored float matrix read as double widens exactly.
-  if (e[0] == 'f') {
+  if (e.type == 'f') {
     for (std::int64_t i = 0; i < rows * cols; ++i)
       m.data()[i] = static_cast<T>(std::bit_cast<float>(get_le<std::uint32_t>(p + 16 + 4 * i)));
   } else {
@@ -276,6 +385,36 @@ Matrix<T> ArchiveReader::get_matrix(const std::string& name) const {
   }
   return m;
 }
+
+template <class T>
+SharedArray<T> ArchiveReader::array_at(const Entry& e, std::uint64_t count, std::uint64_t data_offset) const {
+  const unsigned char* data = e.payload + data_offset;
+  if (detail::host_little_endian() && reinterpret_cast<std::uintptr_t>(data) % alignof(T) == 0)
+    return SharedArray<T>(storage_, reinterpret_cast<const T*>(data), static_cast<std::size_t>(count), mapped_);
+  // A big-endian host or a misaligned (hand-made) file: a converted copy.
+  auto copy = std::make_shared<std::vector<T>>(static_cast<std::size_t>(count));
+  using W = std::make_unsigned_t<T>;
+  for (std::uint64_t i = 0; i < count; ++i) (*copy)[i] = static_cast<T>(get_le<W>(data + sizeof(T) * i));
+  const T* first = copy->data();
+  return SharedArray<T>(std::move(copy), first, static_cast<std::size_t>(count), false);
+}
+
+template <class T>
+SharedArray<T> ArchiveReader::get_array(const std::string& name) const {
+  constexpr char type = std::is_same_v<T, std::int32_t> ? 'I' : std::is_same_v<T, std::int64_t> ? 'L' : 'U';
+  const Entry& e = entry(name, type);
+  return array_at<T>(e, get_le<std::uint64_t>(e.payload), 9 + e.payload[8]);
+}
+
+SharedBitset ArchiveReader::get_bitset(const std::string& name) const {
+  const Entry& e = entry(name, 'B');
+  const auto bits = get_le<std::uint64_t>(e.payload);
+  return SharedBitset{array_at<std::uint64_t>(e, bits / 64 + (bits % 64 != 0), 9 + e.payload[8]), bits};
+}
+
+template LOWDIM_API SharedArray<std::int32_t> ArchiveReader::get_array<std::int32_t>(const std::string&) const;
+template LOWDIM_API SharedArray<std::int64_t> ArchiveReader::get_array<std::int64_t>(const std::string&) const;
+template LOWDIM_API SharedArray<std::uint64_t> ArchiveReader::get_array<std::uint64_t>(const std::string&) const;
 
 template LOWDIM_API Matrix<float> ArchiveReader::get_matrix<float>(const std::string&) const;
 template LOWDIM_API Matrix<double> ArchiveReader::get_matrix<double>(const std::string&) const;

@@ -207,7 +207,7 @@ namespace {
 
 template <class T>
 constexpr const char* npy_descr() {
-  return std::is_same_v<T, float> ? "<f4" : std::is_same_v<T, double> ? "<f8" : "<i4";
+  return std::is_same_v<T, float> ? "<f4" : std::is_same_v<T, double> ? "<f8" : std::is_same_v<T, std::int64_t> ? "<i8" : "<i4";
 }
 
 /// The preamble and header of a version 1.0 .npy file, padded with spaces to
@@ -293,6 +293,8 @@ template LOWDIM_API void write_npy<float>(const std::string&, ConstMatrixView<fl
 template LOWDIM_API void write_npy<double>(const std::string&, ConstMatrixView<double>);
 template LOWDIM_API void write_npy<float>(const std::string&, std::span<const float>);
 template LOWDIM_API void write_npy<double>(const std::string&, std::span<const double>);
+template LOWDIM_API void write_npy<std::int64_t>(const std::string&, ConstMatrixView<std::int64_t>);
+template LOWDIM_API void write_npy<std::int64_t>(const std::string&, std::span<const std::int64_t>);
 
 // The streaming writer reserves a 128-byte header (room for any two 64-bit
 // dimensions) and rewrites it with the final row count on commit.

@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string path = lowdim::fuzz::write_input("input.ldm", file.data(), file.size());
   try {
     lowdim::ArchiveReader reader(path, "fixture");
-    for (const char* name : {"alpha", "k", "name", "F"}) {
+    for (const char* name : {"alpha", "k", "name", "F", "ids", "offsets", "codes", "bits"}) {
       if (!reader.has(name)) continue;
       try {
         (void)reader.get_double(name);
@@ -44,6 +44,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto m = reader.get_matrix<double>(name);
         const auto f = reader.get_matrix<float>(name);
         if (m.rows() != f.rows() || m.cols() != f.cols()) std::abort();
+      } catch (const lowdim::io_error&) {
+      }
+      // Integer arrays and bitsets: read every element (ASan sees any overrun of the
+      // validated length) and check a bitset's unused high bits are zero.
+      try {
+        const auto a = reader.get_array<std::int32_t>(name);
+        std::int64_t sum = 0;
+        for (const auto v : a) sum += v;
+        (void)sum;
+      } catch (const lowdim::io_error&) {
+      }
+      try {
+        const auto a = reader.get_array<std::int64_t>(name);
+        std::uint64_t sum = 0;
+        for (const auto v : a) sum += static_cast<std::uint64_t>(v);
+        (void)sum;
+      } catch (const lowdim::io_error&) {
+      }
+      try {
+        const auto a = reader.get_array<std::uint64_t>(name);
+        std::uint64_t sum = 0;
+        for (const auto v : a) sum += v;
+        (void)sum;
+      } catch (const lowdim::io_error&) {
+      }
+      try {
+        const auto b = reader.get_bitset(name);
+        if (b.words.size() != b.bits / 64 + (b.bits % 64 != 0)) std::abort();
+        if (b.bits % 64 != 0 && (b.words[b.words.size() - 1] >> (b.bits % 64)) != 0) std::abort();
+        std::uint64_t set = 0;
+        for (std::uint64_t i = 0; i < b.bits; ++i) set += b.test(i);
+        (void)set;
       } catch (const lowdim::io_error&) {
       }
     }

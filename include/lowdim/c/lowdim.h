@@ -177,3 +177,5 @@ LOWDIM_C_API int lowdim_whitening_load(const char* path, lowdim_whitening** out)
 #endif
 
 #endif
+
+#include <lowdim/c/lsh.h>

@@ -1,0 +1,188 @@
+#ifndef LOWDIM_SRC_LSH_LSH_INTERNAL_HPP
+#define LOWDIM_SRC_LSH_LSH_INTERNAL_HPP
+
+// Private to src/lsh: hash values, table keys, the multi-probe sequence, distance kernels.
+
+#include <lowdim/lsh.hpp>
+#include <lowdim/random.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <queue>
+#include <vector>
+
+namespace lowdim::detail {
+
+/// A seed for one of the LSH operators, drawn from the index seed's registered stream.
+std::uint64_t derived_seed(std::uint64_t seed, StreamId stream);
+
+/// One function's hash value from its width projections.
+template <class T>
+inline std::int64_t hash_value(LshFamily family, const T* p, std::int64_t width) {
+  if (family == LshFamily::simhash) return p[0] >= 0 ? 1 : 0;
+  if (family == LshFamily::pstable) return static_cast<std::int64_t>(std::floor(p[0]));
+  std::int64_t best = 0;
+  T best_abs = std::abs(p[0]);
+  for (std::int64_t j = 1; j < width; ++j)
+    if (std::abs(p[j]) > best_abs) {
+      best_abs = std::abs(p[j]);
+      best = j;
+    }
+  return 2 * best + (p[best] < 0 ? 1 : 0);
+}
+
+/// The bucket key of a table from its K hash values: the bits packed when they fit
+/// (simhash K ≤ 64; cross_polytope K·log₂(2c) ≤ 64), a 64-bit mix otherwise.
+inline std::uint64_t table_key(const std::int64_t* values, std::int64_t count, int bits_per_value) {
+  if (bits_per_value > 0 && count * bits_per_value <= 64) {
+    std::uint64_t key = 0;
+    for (std::int64_t j = 0; j < count; ++j) key |= static_cast<std::uint64_t>(values[j]) << (j * bits_per_value);
+    return key;
+  }
+  std::uint64_t key = 0x9E3779B97F4A7C15ull;
+  for (std::int64_t j = 0; j < count; ++j) {
+    std::uint64_t z = key ^ (static_cast<std::uint64_t>(values[j]) + 0x9E3779B97F4A7C15ull + (key << 6) + (key >> 2));
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    key = z ^ (z >> 31);
+  }
+  return key;
+}
+
+/// One atomic perturbation of a table's hash values: function j takes value `value`, at a
+/// cost (the squared distance of the projection to that bucket's boundary, Lv et al. 2007).
+struct Perturbation {
+  double cost;
+  std::int32_t function;
+  std::int64_t value;
+};
+
+/// At most 64 atomic perturbations of one table, cheapest first, from its projections.
+template <class T>
+void table_perturbations(LshFamily family, const T* p, const std::int64_t* h, std::int64_t hashes, std::int64_t width,
+                         std::vector<Perturbation>& out) {
+  out.clear();
+  if (family == LshFamily::simhash) {
+    for (std::int64_t j = 0; j < hashes; ++j)
+      out.push_back({static_cast<double>(p[j]) * p[j], static_cast<std::int32_t>(j), 1 - h[j]});
+  } else if (family == LshFamily::pstable) {
+    for (std::int64_t j = 0; j < hashes; ++j) {
+      const double frac = static_cast<double>(p[j]) - static_cast<double>(h[j]);
+      out.push_back({frac * frac, static_cast<std::int32_t>(j), h[j] - 1});
+      out.push_back({(1 - frac) * (1 - frac), static_cast<std::int32_t>(j), h[j] + 1});
+    }
+  } else {
+    // cross_polytope: the other signed coordinates ±e_i, cost (|y|_max − (±y_i))².
+    const std::int64_t per = std::max<std::int64_t>(1, std::min<std::int64_t>(2 * width - 1, 64 / hashes + 2));
+    std::vector<Perturbation> local;
+    for (std::int64_t j = 0; j < hashes; ++j) {
+      const T* y = p + j * width;
+      const double top = std::abs(static_cast<double>(y[h[j] / 2]));
+      local.clear();
+      for (std::int64_t i = 0; i < width; ++i) {
+        const double v = y[i];
+        for (int sign = 0; sign < 2; ++sign) {
+          const std::int64_t value = 2 * i + sign;
+          if (value == h[j]) continue;
+          const double signed_v = sign ? -v : v;
+          local.push_back({(top - signed_v) * (top - signed_v), static_cast<std::int32_t>(j), value});
+        }
+      }
+      const auto take = std::min<std::int64_t>(per, static_cast<std::int64_t>(local.size()));
+      std::partial_sort(local.begin(), local.begin() + take, local.end(),
+                        [](const Perturbation& a, const Perturbation& b) { return a.cost < b.cost || (a.cost == b.cost && a.value < b.value); });
+      out.insert(out.end(), local.begin(), local.begin() + take);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Perturbation& a, const Perturbation& b) { return a.cost < b.cost; });
+  if (out.size() > 64) out.resize(64);
+}
+
+/// The query-directed probe sequence over all tables (Lv et al.'s shift/expand heap over
+/// sets of atomic perturbations, one global heap): first every table's own bucket, then
+/// perturbation sets in increasing total cost. A set is a bitmask over a table's ≤ 64
+/// sorted perturbations; sets that change one function twice are skipped.
+class ProbeSequence {
+ public:
+  struct Probe {
+    std::int64_t table;
+    std::uint64_t set;  // 0: the table's own bucket
+  };
+  void reset(const std::vector<std::vector<Perturbation>>* perturbations) {
+    perturbations_ = perturbations;
+    heap_ = decltype(heap_)();
+    next_base_ = 0;
+    for (std::size_t t = 0; t < perturbations->size(); ++t)
+      if (!(*perturbations)[t].empty()) heap_.push({(*perturbations)[t][0].cost, static_cast<std::int64_t>(t), 1});
+  }
+  /// The next probe; false when no probe is left.
+  bool next(Probe& probe) {
+    const auto tables = static_cast<std::int64_t>(perturbations_->size());
+    if (next_base_ < tables) {
+      probe = {next_base_++, 0};
+      return true;
+    }
+    while (!heap_.empty()) {
+      const Entry e = heap_.top();
+      heap_.pop();
+      const auto& list = (*perturbations_)[static_cast<std::size_t>(e.table)];
+      const int last = 63 - std::countl_zero(e.set);
+      if (last + 1 < static_cast<int>(list.size())) {
+        const double step = list[static_cast<std::size_t>(last) + 1].cost;
+        // shift: replace the last member by the next; expand: add the next.
+        heap_.push({e.cost - list[static_cast<std::size_t>(last)].cost + step, e.table,
+                    (e.set & ~(1ull << last)) | (1ull << (last + 1))});
+        heap_.push({e.cost + step, e.table, e.set | (1ull << (last + 1))});
+      }
+      if (valid(list, e.set)) {
+        probe = {e.table, e.set};
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  struct Entry {
+    double cost;
+    std::int64_t table;
+    std::uint64_t set;
+    bool operator<(const Entry& o) const {  // a min-heap on (cost, table, set)
+      if (cost != o.cost) return cost > o.cost;
+      if (table != o.table) return table > o.table;
+      return set > o.set;
+    }
+  };
+  static bool valid(const std::vector<Perturbation>& list, std::uint64_t set) {
+    std::uint64_t functions = 0;
+    for (std::uint64_t s = set; s != 0; s &= s - 1) {
+      const auto f = static_cast<unsigned>(list[static_cast<std::size_t>(std::countr_zero(s))].function);
+      if (functions >> f & 1u) return false;
+      functions |= 1ull << f;
+    }
+    return true;
+  }
+  const std::vector<std::vector<Perturbation>>* perturbations_ = nullptr;
+  std::priority_queue<Entry> heap_;
+  std::int64_t next_base_ = 0;
+};
+
+/// Σ (a_i − b_i)² and Σ a_i·b_i in a fixed order (16 interleaved partial sums added in
+/// order), vectorized for AVX-512/AVX2 with the same bits as the generic build.
+float squared_distance(const float* a, const float* b, std::int64_t n);
+double squared_distance(const double* a, const double* b, std::int64_t n);
+float dot(const float* a, const float* b, std::int64_t n);
+double dot(const double* a, const double* b, std::int64_t n);
+
+/// (distance, id), ordered by distance then id.
+template <class T>
+struct Neighbour {
+  T distance;
+  std::int64_t id;
+  bool operator<(const Neighbour& o) const { return distance < o.distance || (distance == o.distance && id < o.id); }
+};
+
+}  // namespace lowdim::detail
+
+#endif
