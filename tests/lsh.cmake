@@ -46,20 +46,20 @@ lsh_cli(setup 0 "made" SETS lsh_data ARGS ${_py} -c
   "import numpy as np, os; d='${_lsh_dir}'; os.makedirs(d, exist_ok=True); r=np.random.default_rng(1); c=r.normal(size=(20,16)); b=(c[np.arange(600)%20]+0.2*r.normal(size=(600,16))).astype(np.float32); np.save(d+'/base.npy', b[:500]); np.save(d+'/queries.npy', b[500:]); np.save(d+'/new.npy', (5+r.normal(size=(3,16))).astype(np.float32)); np.save(d+'/remove.npy', np.array([0, 1, 501])); np.save(d+'/bad.npy', np.zeros((2, 7), np.float32)); print('made')")
 lsh_cli(build 0 "built 8 tables x 12 hashes \\(simhash\\) over 500 x 16" REQUIRES lsh_data SETS lsh_index
   ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/i.lsh --tables 8 --hashes 12 --seed 3)
-lsh_cli(build_bad_family 1 "unknown LSH family 'minhash' \\(valid: simhash, cross_polytope, pstable\\)" REQUIRES lsh_data
+lsh_cli(build_bad_family 2 "unknown LSH family 'minhash' \\(valid: simhash, cross_polytope, pstable\\)" REQUIRES lsh_data
   ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/never.lsh --family minhash)
 lsh_cli(query 0 "100 queries in" REQUIRES lsh_index SETS lsh_queried
   ARGS ${_cli} lsh query --index ${_lsh_dir}/i.lsh --queries ${_lsh_dir}/queries.npy --k 10 --probes 64
        --output ${_lsh_dir}/ids.npy --distances ${_lsh_dir}/d.npy --json ${_lsh_dir}/stats.json)
 lsh_cli(query_check 0 "recall ok" REQUIRES lsh_queried ARGS ${_py} -c
   "import numpy as np, json; d='${_lsh_dir}'; b=np.load(d+'/base.npy'); q=np.load(d+'/queries.npy'); i=np.load(d+'/ids.npy'); D=np.load(d+'/d.npy'); s=json.load(open(d+'/stats.json')); assert i.shape==(100,10) and i.dtype==np.int64; t=np.argsort(((q[:,None,:]-b[None])**2).sum(-1),1)[:,:10]; r=np.mean([len(set(a)&set(c))/10 for a,c in zip(i,t)]); assert r>0.8, r; assert np.allclose(D, np.linalg.norm(q[:,None,:]-b[i],axis=-1), rtol=1e-4, atol=1e-4); assert len(s['per_query'])==100 and s['mean']['probes']>=64; print('recall ok', r)")
-lsh_cli(query_k_too_big 1 "k = 501 exceeds the 500 points in the index" REQUIRES lsh_index
+lsh_cli(query_k_too_big 2 "k = 501 exceeds the 500 points in the index" REQUIRES lsh_index
   ARGS ${_cli} lsh query --index ${_lsh_dir}/i.lsh --queries ${_lsh_dir}/queries.npy --k 501 --output ${_lsh_dir}/never.npy)
-lsh_cli(query_dim 1 "queries have 7 columns, the index holds d = 16" REQUIRES lsh_index
+lsh_cli(query_dim 2 "queries have 7 columns, the index holds d = 16" REQUIRES lsh_index
   ARGS ${_cli} lsh query --index ${_lsh_dir}/i.lsh --queries ${_lsh_dir}/bad.npy --k 1 --output ${_lsh_dir}/never.npy)
-lsh_cli(query_both 108 "--probes excludes --candidates" REQUIRES lsh_index
+lsh_cli(query_both 1 "--probes excludes --candidates" REQUIRES lsh_index
   ARGS ${_cli} lsh query --index ${_lsh_dir}/i.lsh --queries ${_lsh_dir}/queries.npy --probes 8 --candidates 9 --output ${_lsh_dir}/never.npy)
-lsh_cli(query_corrupt 1 "not a lowdim archive" REQUIRES lsh_data
+lsh_cli(query_corrupt 3 "not a lowdim archive" REQUIRES lsh_data
   ARGS ${_cli} lsh query --index ${_lsh_dir}/base.npy --queries ${_lsh_dir}/queries.npy --output ${_lsh_dir}/never.npy)
 lsh_cli(insert 0 "^500\n501\n502\n$" REQUIRES lsh_queried SETS lsh_inserted
   ARGS ${_cli} lsh insert --index ${_lsh_dir}/i.lsh --input ${_lsh_dir}/new.npy)
@@ -69,7 +69,7 @@ lsh_cli(query_inserted_check 0 "found" REQUIRES lsh_queried2 ARGS ${_py} -c
   "import numpy as np; a=np.fromfile('${_lsh_dir}/new_ids.ivecs', np.int32).reshape(3,2); assert (a[:,0]==1).all() and (a[:,1]==[500,501,502]).all(), a; print('found')")
 lsh_cli(remove 0 "removed 3 ids; 500 points remain" REQUIRES lsh_queried2 SETS lsh_removed
   ARGS ${_cli} lsh remove --index ${_lsh_dir}/i.lsh --ids ${_lsh_dir}/remove.npy)
-lsh_cli(remove_again 1 "id 0 was already removed" REQUIRES lsh_removed
+lsh_cli(remove_again 2 "id 0 was already removed" REQUIRES lsh_removed
   ARGS ${_cli} lsh remove --index ${_lsh_dir}/i.lsh --ids ${_lsh_dir}/remove.npy)
 lsh_cli(query_removed 0 "queries in" REQUIRES lsh_removed SETS lsh_queried3
   ARGS ${_cli} lsh query --index ${_lsh_dir}/i.lsh --queries ${_lsh_dir}/base.npy --k 5 --output ${_lsh_dir}/after.npy)
