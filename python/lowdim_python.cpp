@@ -453,20 +453,36 @@ PYBIND11_MODULE(_lowdim, m) {
 
   m.def(
       "read",
-      [](const std::string& path, const std::string& dtype) -> py::array {
-        py::gil_scoped_release release;
-        if (dtype == "float32") {
-          auto matrix = read_matrix<float>(path);
-          py::gil_scoped_acquire acquire;
-          return to_numpy(matrix);
-        }
-        LOWDIM_CHECK(dtype == "float64", "read: dtype must be float32 or float64, not {}", dtype);
-        auto matrix = read_matrix<double>(path);
-        py::gil_scoped_acquire acquire;
-        return to_numpy(matrix);
+      [](const std::string& path, const std::string& dtype, bool mmap) -> py::array {
+        LOWDIM_CHECK(dtype == "float32" || dtype == "float64", "read: dtype must be float32 or float64, not {}", dtype);
+        const auto load = [&]<class T>() -> py::array {
+          std::unique_ptr<MatrixFile<T>> file;
+          std::optional<Matrix<T>> copy;
+          {
+            py::gil_scoped_release release;
+            if (mmap)
+              file = std::make_unique<MatrixFile<T>>(path);
+            else
+              copy.emplace(read_matrix<T>(path));
+          }
+          if (!mmap) return to_numpy(*copy);
+          // The array reads the file (or MatrixFile's own copy) in place; the capsule keeps it alive.
+          const ConstMatrixView<T> v = file->view();
+          const bool mapped = file->mapped();
+          py::capsule owner(file.release(), [](void* p) { delete static_cast<MatrixFile<T>*>(p); });
+          py::array_t<T> out({v.rows(), v.cols()},
+                             {static_cast<py::ssize_t>(sizeof(T)) * v.stride(), static_cast<py::ssize_t>(sizeof(T))},
+                             v.data(), owner);
+          if (mapped) py::detail::array_proxy(out.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+          return out;
+        };
+        return dtype == "float32" ? load.operator()<float>() : load.operator()<double>();
       },
-      py::arg("path"), py::arg("dtype") = "float32",
-      "Read .npy, IDX (.gz too) or .fvecs as a rows x cols array.");
+      py::arg("path"), py::arg("dtype") = "float32", py::arg("mmap") = true,
+      "Read .npy, IDX (.gz too) or .fvecs as a rows x cols array of dtype. With mmap=True (the\n"
+      "default) an uncompressed .npy already of that dtype, C order, is memory-mapped: the array is\n"
+      "read-only and reads the file in place (no copy); every other file is read into memory.\n"
+      "mmap=False always returns a writeable copy.");
   m.def(
       "write_npy",
       [](const std::string& path, const py::array& x) {

@@ -515,6 +515,40 @@ TEST_CASE("MappedNpy gives a zero-copy view when the layout allows it", "[io][mm
   REQUIRE_THROWS_WITH(MappedNpy(dir.file("v.fvecs")), Contains("not .npy"));
 }
 
+TEST_CASE("MatrixFile maps a matching .npy in place and copies everything else", "[io][mmap]") {
+  TempDir dir("io_matrixfile");
+  auto m = gaussian<float>(40, 6, 3);
+  write_npy<float>(dir.file("f.npy"), m.view());
+  {
+    const MatrixFile<float> f(dir.file("f.npy"));
+    REQUIRE(f.mapped());
+    REQUIRE(max_abs_diff<float>(f.view(), m) == 0);
+    // In place: the view points into the file's map, at the header's data offset.
+    MappedNpy map(dir.file("f.npy"));
+    REQUIRE(f.info().data_offset == map.info().data_offset);
+    const MatrixFile<float> moved = MatrixFile<float>(dir.file("f.npy"));
+    REQUIRE(moved.mapped());
+  }
+  {
+    const MatrixFile<double> f(dir.file("f.npy"));  // float32 file read as double: converted copy
+    REQUIRE(!f.mapped());
+    REQUIRE(max_abs_diff<double>(f.view(), read_matrix<double>(dir.file("f.npy"))) == 0);
+  }
+  write_bytes(dir.file("f.npy.gz"), gzip(read_bytes(dir.file("f.npy"))));
+  write_fvecs(dir.file("f.fvecs"), m.view());
+  for (const char* name : {"f.npy.gz", "f.fvecs"}) {
+    const MatrixFile<float> f(dir.file(name));
+    REQUIRE(!f.mapped());
+    REQUIRE(max_abs_diff<float>(f.view(), m) == 0);
+  }
+  Matrix<double> expected;
+  write_bytes(dir.file("fortran.npy"), npy_file(1, "<f8", true, "(3, 5)", array_data<double>({3, 5}, true, false, expected)));
+  const MatrixFile<double> fortran(dir.file("fortran.npy"));
+  REQUIRE(!fortran.mapped());
+  REQUIRE(max_abs_diff<double>(fortran.view(), expected) == 0);
+  REQUIRE_THROWS_AS(MatrixFile<float>(dir.file("missing.npy")), io_error);
+}
+
 // ---------------------------------------------------------------- writers are atomic
 
 TEST_CASE("NpyWriter streams blocks and commits atomically", "[io][writer]") {

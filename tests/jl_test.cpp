@@ -221,8 +221,31 @@ TEMPLATE_TEST_CASE("measure_distortion agrees with a direct computation", "[jl][
     const auto y = p.transform<T>(x);
     std::size_t t = 0;
     double within = 0, sum = 0;
+    double inner_sum = 0, inner_max = 0, cos_sum = 0, cos_max = 0;
+    std::int64_t inner_pairs = 0;
     for (auto [a, b] : pairs) {
       double d0 = 0, d1 = 0;
+      // Inner products and cosines computed directly, for the error metrics.
+      double xx = 0, yy = 0, xy = 0, fxx = 0, fyy = 0, fxy = 0;
+      for (std::int64_t c = 0; c < 200; ++c) {
+        xx += double(x(a, c)) * double(x(a, c));
+        yy += double(x(b, c)) * double(x(b, c));
+        xy += double(x(a, c)) * double(x(b, c));
+      }
+      for (std::int64_t c = 0; c < r.k; ++c) {
+        fxx += double(y(a, c)) * double(y(a, c));
+        fyy += double(y(b, c)) * double(y(b, c));
+        fxy += double(y(a, c)) * double(y(b, c));
+      }
+      if (xx > 0 && yy > 0) {
+        const double inner = std::abs(fxy - xy) / std::sqrt(xx * yy);
+        const double cosine = std::abs(fxy / std::sqrt(fxx * fyy) - xy / std::sqrt(xx * yy));
+        inner_sum += inner;
+        cos_sum += cosine;
+        inner_max = std::max(inner_max, inner);
+        cos_max = std::max(cos_max, cosine);
+        ++inner_pairs;
+      }
       for (std::int64_t c = 0; c < 200; ++c) d0 += std::pow(double(x(a, c)) - double(x(b, c)), 2);
       if (d0 == 0) continue;
       for (std::int64_t c = 0; c < r.k; ++c) d1 += std::pow(double(y(a, c)) - double(y(b, c)), 2);
@@ -239,6 +262,11 @@ TEMPLATE_TEST_CASE("measure_distortion agrees with a direct computation", "[jl][
     REQUIRE(r.std > 0);
     REQUIRE(r.inner_mean_abs_error <= r.inner_max_abs_error);
     REQUIRE(r.cosine_mean_abs_error <= r.cosine_max_abs_error);
+    REQUIRE(inner_pairs > 0);
+    REQUIRE(r.inner_mean_abs_error == Approx(inner_sum / double(inner_pairs)).epsilon(1e-6));
+    REQUIRE(r.inner_max_abs_error == Approx(inner_max).epsilon(1e-6));
+    REQUIRE(r.cosine_mean_abs_error == Approx(cos_sum / double(inner_pairs)).epsilon(1e-6));
+    REQUIRE(r.cosine_max_abs_error == Approx(cos_max).epsilon(1e-6));
   }
   // More dimensions, less distortion (gaussian: std ≈ √(2/k) on isotropic data).
   REQUIRE(report.results[0].std > 2 * report.results[2].std);

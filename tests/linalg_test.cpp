@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdlib>
+#include <string>
 #include <new>
 #include <thread>
 #include <vector>
@@ -316,6 +318,26 @@ TEMPLATE_TEST_CASE("gemm_reproducible splits a wide C by columns and a long inne
       }
     }
   }
+}
+
+TEST_CASE("the dense kernel is the one LOWDIM_KERNEL names, else the best this CPU has", "[linalg][kernel-choice]") {
+  const char* env = std::getenv("LOWDIM_KERNEL");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const std::string best = avx2 && __builtin_cpu_supports("avx512f") ? "avx512" : avx2 ? "avx2" : "generic";
+  const std::string expected = env != nullptr && *env != '\0' ? env : best;
+  INFO("LOWDIM_KERNEL=" << (env ? env : "(unset)") << ", best " << best);
+  REQUIRE(std::string(dense_kernel_isa()) == expected);
+  // And the products run on it: a forced lesser kernel still gives the documented chain.
+  Matrix<double> a(3, 5), b(5, 2), c(3, 2);
+  for (std::int64_t i = 0; i < a.size(); ++i) a.data()[i] = 0.25 * static_cast<double>(i);
+  for (std::int64_t i = 0; i < b.size(); ++i) b.data()[i] = 1.0 - 0.5 * static_cast<double>(i);
+  linalg::gemm_reproducible<double>(Op::none, Op::none, 1.0, a.cview(), b.cview(), 0.0, c.view());
+  for (std::int64_t i = 0; i < 3; ++i)
+    for (std::int64_t j = 0; j < 2; ++j) {
+      double x = 0;
+      for (std::int64_t t = 0; t < 5; ++t) x += a(i, t) * b(t, j);
+      REQUIRE(c(i, j) == Approx(x).epsilon(1e-15));
+    }
 }
 
 TEMPLATE_TEST_CASE("gemm_reproducible computes each element as its documented chain, whatever the split of C",

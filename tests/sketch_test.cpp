@@ -396,7 +396,9 @@ TEST_CASE("Sketch output does not depend on row chunking or thread count", "[ske
   for (const auto& c : kBlockedCases) {
     INFO(name(c));
     const auto s = make(c, 123);
-    const std::int64_t n = c.d > 10000 ? 40 : 70;
+    // More rows than one 192-row tile of the dense kernel (and many 16-row tiles of the sparse
+    // one), so the product really is split among the threads.
+    const std::int64_t n = c.d > 10000 ? 200 : 400;
     const auto xf = gaussian<float>(n, c.d, 8);
     const auto xd = gaussian<double>(n, c.d, 8);
     std::vector<Matrix<float>> yf, backf;
@@ -420,9 +422,9 @@ TEST_CASE("Sketch output does not depend on row chunking or thread count", "[ske
     }
     // Rows in chunks of 1, 7 and 17 (across the 16-row tiles of the sparse kernel).
     // Each call regenerates S, so single rows are checked on the first 20 rows only
-    // (past the first tile boundary); 7 and 17 cover all n rows.
+    // (past the first tile boundary of the sparse kernel); 7 and 17 on the first 70.
     for (std::int64_t chunk : {1, 7, 17}) {
-      const std::int64_t m = chunk == 1 ? 20 : n;
+      const std::int64_t m = chunk == 1 ? 20 : 70;
       Matrix<float> a(m, c.k);
       Matrix<double> b(m, c.k);
       for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {

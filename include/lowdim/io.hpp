@@ -113,6 +113,34 @@ class LOWDIM_API MappedNpy {
   std::unique_ptr<Impl> impl_;
 };
 
+/// A whole matrix file as a read-only view: a zero-copy memory map when the file is an
+/// uncompressed .npy of T in C order, little-endian and T-aligned (every file numpy or lowdim
+/// writes); otherwise a copy made by read_matrix (other formats, gzip, other dtypes, Fortran
+/// order). Commands that read a matrix use it, so a large .npy costs no memory of its own.
+/// The view lives as long as this object. Throws io_error as read_matrix does.
+template <class T>
+class LOWDIM_API MatrixFile {
+ public:
+  explicit MatrixFile(const std::string& path, const ReadOptions& options = {});
+  ~MatrixFile();
+  MatrixFile(MatrixFile&&) noexcept;
+  MatrixFile& operator=(MatrixFile&&) noexcept;
+
+  /// The rows × cols data (a view of the map, or of the copy).
+  ConstMatrixView<T> view() const noexcept { return view_; }
+  /// True when view() reads the file in place through a memory map.
+  bool mapped() const noexcept { return mapped_; }
+  /// The file's header, as probe() reads it.
+  const ArrayInfo& info() const noexcept { return info_; }
+
+ private:
+  std::unique_ptr<MappedNpy> map_;
+  Matrix<T> copy_;
+  ConstMatrixView<T> view_;
+  ArrayInfo info_;
+  bool mapped_ = false;
+};
+
 /// Writes a rows × cols .npy (C order, little-endian), atomically. T: float, double or
 /// std::int64_t (neighbour ids).
 template <class T>

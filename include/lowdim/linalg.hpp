@@ -44,10 +44,12 @@ enum class Triangle {
 };
 
 /// Instruction set of lowdim's dense product kernel (behind the dense sketches, whitening and
-/// the other reproducible products): "avx512", "avx2" or "generic", fixed at start-up; the
-/// environment variable LOWDIM_KERNEL=avx2|generic selects a lesser one. Every element is the
-/// same fma chain with avx512 and avx2, so they agree bit for bit.
-LOWDIM_API std::string_view dense_kernel_isa() noexcept;
+/// the other reproducible products): "avx512", "avx2" or "generic", fixed at first use. The
+/// environment variable LOWDIM_KERNEL=avx512|avx2|generic selects one; a name this CPU cannot
+/// run, or an unknown one, makes this and every dense product throw invalid_argument naming
+/// the valid values. Every element is the same fma chain with avx512 and avx2, so they agree
+/// bit for bit.
+LOWDIM_API std::string_view dense_kernel_isa();
 
 namespace linalg {
 

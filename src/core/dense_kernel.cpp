@@ -21,16 +21,35 @@ namespace {
 
 enum class Isa { generic, avx2, avx512 };
 
-// The instruction set of the micro-kernels, fixed for the process. LOWDIM_KERNEL=avx2 or
-// generic selects a lesser one (the tests run under each to check they agree).
+const char* isa_name(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2";
+    default: return "generic";
+  }
+}
+
+// The instruction set of the micro-kernels, fixed for the process: the best this CPU has,
+// or the one LOWDIM_KERNEL names (the tests run under each to check they agree). A name this
+// CPU cannot run, or an unknown one, is an error rather than a silent substitute.
 Isa detect_isa() {
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+  const Isa best = avx512 ? Isa::avx512 : avx2 ? Isa::avx2 : Isa::generic;
   const char* env = std::getenv("LOWDIM_KERNEL");
   const std::string_view want = env ? env : "";
+  if (want.empty()) return best;
   if (want == "generic") return Isa::generic;
-  if (want == "avx2") return avx2 ? Isa::avx2 : Isa::generic;
-  return avx512 ? Isa::avx512 : avx2 ? Isa::avx2 : Isa::generic;
+  if (want == "avx2" || want == "avx512") {
+    const Isa wanted = want == "avx2" ? Isa::avx2 : Isa::avx512;
+    LOWDIM_CHECK(wanted <= best, "LOWDIM_KERNEL={}: this CPU cannot run it (it has {}; valid here: {})", want,
+                 isa_name(best), best == Isa::avx512 ? "avx512, avx2, generic" : best == Isa::avx2 ? "avx2, generic" : "generic");
+    return wanted;
+  }
+  LOWDIM_THROW(invalid_argument,
+               "LOWDIM_KERNEL={}: unknown dense kernel; valid values are avx512, avx2 and generic, or unset for the "
+               "best this CPU has ({})",
+               want, isa_name(best));
 }
 
 Isa isa() {
@@ -387,12 +406,12 @@ void row_tile(const DenseProduct<T>& p, std::int64_t r0, std::int64_t r1, std::i
 }  // namespace
 
 template <class T>
-std::int64_t panel_width() noexcept {
+std::int64_t panel_width() {
   return family<T>().width;
 }
 
 template <class T>
-std::int64_t packed_size(std::int64_t inner, std::int64_t n) noexcept {
+std::int64_t packed_size(std::int64_t inner, std::int64_t n) {
   const std::int64_t w = panel_width<T>();
   return (n + w - 1) / w * w * inner;
 }
@@ -422,6 +441,7 @@ void multiply_packed(const DenseProduct<T>& p) {
   LOWDIM_ASSERT(!(p.centre && p.a_transposed));  // centring applies to a non-transposed A
   LOWDIM_ASSERT(!p.upper || p.m == p.n);  // an upper-triangle product is square
   LOWDIM_ASSERT(!(p.upper && p.add));
+  (void)family<T>();  // chosen here, outside any parallel region: a bad LOWDIM_KERNEL throws to the caller
   if (p.m == 0 || p.n == 0) return;
   if (p.inner == 0) {
     if (!p.accumulate && !p.add)
@@ -522,6 +542,7 @@ DenseProduct<T> slice_product(const GemmArguments<T>& g, std::int64_t t0, std::i
 template <class T>
 void gemm_kernel(const GemmArguments<T>& g) {
   const std::int64_t m = g.m, n = g.n, k = g.k;
+  (void)family<T>();  // as in multiply_packed
   if (m == 0 || n == 0) return;
   if (k == 0 || g.alpha == T(0)) {
     scale_c(g.c, g.ldc, m, n, g.beta);
@@ -593,12 +614,6 @@ template void gemm_kernel<double>(const GemmArguments<double>&);
 
 }  // namespace detail
 
-std::string_view dense_kernel_isa() noexcept {
-  switch (detail::isa()) {
-    case detail::Isa::avx512: return "avx512";
-    case detail::Isa::avx2: return "avx2";
-    default: return "generic";
-  }
-}
+std::string_view dense_kernel_isa() { return detail::isa_name(detail::isa()); }
 
 }  // namespace lowdim

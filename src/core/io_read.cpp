@@ -326,4 +326,31 @@ template LOWDIM_API bool MappedNpy::viewable<double>() const noexcept;
 template LOWDIM_API ConstMatrixView<float> MappedNpy::view<float>() const;
 template LOWDIM_API ConstMatrixView<double> MappedNpy::view<double>() const;
 
+// ---------------------------------------------------------------- MatrixFile
+
+template <class T>
+MatrixFile<T>::MatrixFile(const std::string& path, const ReadOptions& options) : info_(probe(path)) {
+  if (info_.format == FileFormat::npy && !info_.gzip) {
+    auto map = std::make_unique<MappedNpy>(path);
+    if (map->viewable<T>()) {
+      view_ = map->view<T>();
+      map_ = std::move(map);
+      mapped_ = true;
+      return;
+    }
+  }
+  copy_ = read_matrix<T>(path, options);
+  view_ = copy_.cview();
+}
+
+template <class T>
+MatrixFile<T>::~MatrixFile() = default;
+template <class T>
+MatrixFile<T>::MatrixFile(MatrixFile&&) noexcept = default;
+template <class T>
+MatrixFile<T>& MatrixFile<T>::operator=(MatrixFile&&) noexcept = default;
+
+template class LOWDIM_API MatrixFile<float>;
+template class LOWDIM_API MatrixFile<double>;
+
 }  // namespace lowdim

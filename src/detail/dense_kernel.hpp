@@ -25,11 +25,11 @@ namespace lowdim::detail {
 /// Columns per packed panel of B on this CPU (fixed for the process):
 /// 32 floats / 16 doubles with AVX-512, 16 / 8 otherwise.
 template <class T>
-std::int64_t panel_width() noexcept;
+std::int64_t panel_width();
 
 /// Elements pack_panels writes for an inner × n operand: ⌈n / W⌉·inner·W.
 template <class T>
-std::int64_t packed_size(std::int64_t inner, std::int64_t n) noexcept;
+std::int64_t packed_size(std::int64_t inner, std::int64_t n);
 
 /// Packs B (inner × n, element (t, j) at b[t·row_step + j·col_step]) into
 /// panels: packed[(p·inner + t)·W + jj] = B(t, p·W + jj), zero past column n.

@@ -171,7 +171,12 @@ class WhiteningTest(unittest.TestCase):
         self.assertFalse(np.array_equal(fast, exact))  # it really took the float path
 
     def test_dense_kernel_isa(self):
-        self.assertIn(lowdim.dense_kernel_isa(), ("avx512", "avx2", "generic"))
+        # The kernel is the one LOWDIM_KERNEL forces, else the best the CPU's flags allow.
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+        avx2 = "avx2" in flags and "fma" in flags
+        best = "avx512" if avx2 and "avx512f" in flags else "avx2" if avx2 else "generic"
+        self.assertEqual(lowdim.dense_kernel_isa(), os.environ.get("LOWDIM_KERNEL") or best)
 
     def test_save_load_and_errors(self):
         w = lowdim.Whitening.fit(self.x.astype(np.float32), kind="zca")
@@ -188,7 +193,88 @@ class WhiteningTest(unittest.TestCase):
             lowdim.Whitening.fit(self.x, kind="sphering")
 
 
+class NoCopyAndGilTest(unittest.TestCase):
+    """What the module promises about memory and threads, measured rather than claimed."""
+
+    def test_row_strided_input_is_not_copied(self):
+        # 160 MB of row-strided input: a copy would raise the process's peak RSS by as much.
+        import resource
+        big = np.ones((50_000, 500), dtype=np.float64)
+        view = big[:, :400]
+        self.assertFalse(view.flags.c_contiguous)
+        sketch = lowdim.Sketch("gaussian", 400, 4, seed=1)
+        sketch.apply(view[:10])  # warm-up: the operator's own buffers
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+        y = sketch.apply(view)
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        self.assertEqual(y.shape, (50_000, 4))
+        self.assertLess(grown_mb, 60, f"peak RSS grew by {grown_mb:.0f} MB: the input was copied")
+        del big, view
+
+    def test_heavy_calls_release_the_gil(self):
+        # While svd runs in a thread, this thread keeps counting at a good part of its solo rate
+        # only if the GIL is released; held, it would run between calls only (one 5 ms switch
+        # interval per call of ~100 ms: about 5% of its rate).
+        import threading
+        import time
+        a = np.random.default_rng(0).standard_normal((3000, 600))
+        t0 = time.perf_counter()
+        lowdim.svd(a, rank=20)
+        calls = max(2, int(0.6 / max(time.perf_counter() - t0, 1e-3)))
+        stop = threading.Event()
+        timer = threading.Timer(0.2, stop.set)  # the same loop as below, on its own
+        solo, t0 = 0, time.perf_counter()
+        timer.start()
+        while not stop.is_set():
+            solo += 1
+        solo_rate = solo / (time.perf_counter() - t0)
+        done = threading.Event()
+
+        def run():
+            for _ in range(calls):
+                lowdim.svd(a, rank=20)
+            done.set()
+
+        worker = threading.Thread(target=run)
+        counted, t0 = 0, time.perf_counter()
+        worker.start()
+        while not done.is_set():
+            counted += 1
+        elapsed = time.perf_counter() - t0
+        worker.join()
+        share = counted / (solo_rate * elapsed)
+        self.assertGreater(share, 0.3, f"this thread ran at {share:.0%} of its solo rate while svd ran")
+
+
 class IoTest(unittest.TestCase):
+    def test_read_maps_npy_in_place(self):
+        tmp = os.environ.get("LOWDIM_TEST_TMP", tempfile.gettempdir())
+        x = np.random.default_rng(3).standard_normal((30, 7)).astype(np.float32)
+        path = os.path.join(tmp, f"m-{os.getpid()}.npy")
+        np.save(path, x)
+        try:
+            mapped = lowdim.read(path)  # float32 file, float32 requested: memory-mapped
+            np.testing.assert_array_equal(mapped, x)
+            self.assertFalse(mapped.flags.writeable)
+            self.assertIsNotNone(mapped.base)
+            with self.assertRaises(ValueError):
+                mapped[0, 0] = 1
+            # The file's bytes are what the array reads: change them, the array follows.
+            with open(path, "r+b") as f:
+                f.seek(os.path.getsize(path) - 4)
+                f.write(np.float32(42).tobytes())
+            self.assertEqual(mapped[-1, -1], np.float32(42))
+            copy = lowdim.read(path, mmap=False)
+            self.assertTrue(copy.flags.writeable)
+            copy[0, 0] = 5  # a copy: the file is not touched
+            self.assertEqual(lowdim.read(path)[0, 0], x[0, 0])
+            converted = lowdim.read(path, dtype="float64")  # needs a conversion: a copy
+            self.assertEqual(converted.dtype, np.float64)
+            np.testing.assert_array_equal(converted[:-1], x[:-1].astype(np.float64))
+            del mapped
+        finally:
+            os.remove(path)
+
     def test_npy_round_trip(self):
         x = np.arange(12, dtype=np.float64).reshape(3, 4)
         path = os.path.join(os.environ.get("LOWDIM_TEST_TMP", tempfile.gettempdir()), f"x-{os.getpid()}.npy")

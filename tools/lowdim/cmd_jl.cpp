@@ -81,7 +81,8 @@ struct Smallest {
 template <class T>
 void run(const JlArgs& args, const std::vector<SketchKind>& kinds, const std::vector<std::int64_t>& dims) {
   const auto start = std::chrono::steady_clock::now();
-  const Matrix<T> x = read_matrix<T>(args.input);
+  const MatrixFile<T> file(args.input);  // a float .npy is read in place (memory-mapped)
+  const ConstMatrixView<T> x = file.view();
   Progress progress(args.out.progress());
   DistortionOptions options;
   options.kinds = kinds;

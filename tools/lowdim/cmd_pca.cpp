@@ -77,9 +77,9 @@ const RegisterCommand registered{"pca", [](CLI::App& app) {
                                                      moments_progress),
                                   {.components = a.k})
                    : dtype == "float64"
-                       ? Pca::fit<double>(read_matrix<double>(a.input).cview(),
+                       ? Pca::fit<double>(MatrixFile<double>(a.input).view(),
                                           {.components = a.k, .solver = PcaSolver::randomized, .seed = a.seed})
-                       : Pca::fit<float>(read_matrix<float>(a.input).cview(),
+                       : Pca::fit<float>(MatrixFile<float>(a.input).view(),
                                          {.components = a.k, .solver = PcaSolver::randomized, .seed = a.seed});
     progress.finish();
     // Second streamed pass: project block by block into the output file, read as the output's

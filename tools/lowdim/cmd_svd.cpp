@@ -130,20 +130,15 @@ const RegisterCommand registered{"svd", [](CLI::App& app) {
   (void)rank;
   cmd->callback([args] {
     LOWDIM_CHECK(args->rank.has_value() || args->tol.has_value(), "svd: give --rank K or --tol T");
-    const ArrayInfo info = probe(args->input);
     // float32 and float64 .npy files are used in place (memory-mapped, never copied);
-    // anything else is read and converted to double.
-    if (info.format == FileFormat::npy && !info.gzip) {
-      MappedNpy mapped(args->input);
-      if (mapped.viewable<float>()) return run<float>(mapped.view<float>(), *args, "float32");
-      if (mapped.viewable<double>()) return run<double>(mapped.view<double>(), *args, "float64");
-    }
+    // anything else is read and converted (float32 stays float32, the rest becomes double).
+    const ArrayInfo info = probe(args->input);
     if (info.dtype == DType::float32) {
-      const auto a = read_matrix<float>(args->input);
-      return run<float>(a.cview(), *args, "float32");
+      const MatrixFile<float> a(args->input);
+      return run<float>(a.view(), *args, "float32");
     }
-    const auto a = read_matrix<double>(args->input);
-    run<double>(a.cview(), *args, "float64");
+    const MatrixFile<double> a(args->input);
+    run<double>(a.view(), *args, "float64");
   });
 }};
 
