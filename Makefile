@@ -13,7 +13,7 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build
 PREFIX ?= /usr/local
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 90
 
 PACKAGES_BUILD := cmake make g++ pkg-config libopenblas-dev liblapacke-dev libfmt-dev catch2 \
   libcli11-dev librandom123-dev zlib1g-dev
@@ -61,8 +61,8 @@ test: deps-test build
 test-sanitize: deps-test
 	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOWDIM_SANITIZE=ON
 	cmake --build build-sanitize -j $(JOBS)
-	cd build-sanitize && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS)
+	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 ctest --output-on-failure -j $(JOBS)
 
 demo: deps-demo build
 	@bash tools/demo.sh $(BUILD)

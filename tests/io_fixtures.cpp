@@ -3,6 +3,9 @@
 // the fuzzers (tests/fuzz). Usage: lowdim_io_fixtures DIR
 
 #include <lowdim/io.hpp>
+#include <lowdim/jl.hpp>
+#include <lowdim/lsh.hpp>
+#include <lowdim/whitening.hpp>
 
 #include <zlib.h>
 
@@ -116,6 +119,17 @@ int main(int argc, char** argv) {
   arrays.put_array("codes", std::span<const std::uint64_t>(codes));
   arrays.put_bitset("bits", std::span<const std::uint64_t>(bits), 5);
   arrays.save(dir + "/good_arrays.ldm");
+
+  // One saved model of each kind, the seeds of the model-loader fuzzer (models_*.ldm).
+  Matrix<double> data(40, 6);
+  for (std::int64_t i = 0; i < data.size(); ++i)  // pseudo-random, full rank
+    data.data()[i] = static_cast<double>((static_cast<std::uint64_t>(i) * 2654435761u) % 1000) / 1000.0;
+  lowdim::RandomProjection rp;
+  rp.fit(6, {.kind = lowdim::SketchKind::sparse, .k = 3, .seed = 5});
+  rp.save(dir + "/models_rp.ldm");
+  lowdim::Whitening::fit<double>(data.cview(), {}).save(dir + "/models_whitening.ldm");
+  lowdim::Pca::fit<double>(data.cview(), {.components = 2}).save(dir + "/models_pca.ldm");
+  lowdim::LshIndex<double>(data.cview(), {.tables = 3, .hashes = 4, .seed = 2}).save(dir + "/models_lsh.ldm");
 
   // Malformed files: one per kind of problem the readers report.
   const std::string data12(48, '\0');

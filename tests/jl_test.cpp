@@ -297,7 +297,7 @@ TEST_CASE("measure_distortion and smallest_dim report bad input", "[jl][distorti
   REQUIRE(measure_distortion<double>(clean, o).results.size() == 2);
   o.sketch.density = 1.5;
   REQUIRE_THROWS_WITH(measure_distortion<double>(clean, o),
-                      Catch::Contains("measure_distortion: sketch sparse: density 1.5 is outside (0, 1]"));
+                      Catch::Contains("measure_distortion: sketch sparse: density 1.5 is outside [1/(d k), 1]"));
   o.sketch = {};
   o.kinds = {SketchKind::gaussian, SketchKind::sparse, SketchKind::srht};
   o.eps = 0.1;

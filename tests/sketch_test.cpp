@@ -129,9 +129,13 @@ TEST_CASE("Sketch operators reject bad descriptions", "[sketch][errors]") {
   REQUIRE_THROWS_WITH(SketchOperator(SketchKind::srht, 100, 101, 1),
                       Catch::Contains("sketch srht: output dimension k = 101 exceeds the input dimension d = 100"));
   REQUIRE_THROWS_WITH(SketchOperator(SketchKind::rademacher, 10, 5, 1, {.density = 1.5}),
-                      Catch::Contains("sketch rademacher: density 1.5 is outside (0, 1]"));
+                      Catch::Contains("sketch rademacher: density 1.5 is outside [1/(d k), 1] = [0.02, 1] for d = 10, k = 5"));
   REQUIRE_THROWS_WITH(SketchOperator(SketchKind::sparse, 10, 5, 1, {.density = -0.1}),
-                      Catch::Contains("density -0.1 is outside (0, 1]"));
+                      Catch::Contains("density -0.1 is outside [1/(d k), 1]"));
+  // A density so small that S is almost surely zero (its scale would overflow): refused.
+  REQUIRE_THROWS_WITH(SketchOperator(SketchKind::sparse, 10, 5, 1, {.density = 1e-300}),
+                      Catch::Contains("density 1e-300 is outside [1/(d k), 1] = [0.02, 1]"));
+  REQUIRE_NOTHROW(SketchOperator(SketchKind::sparse, 10, 5, 1, {.density = 0.02}));
   REQUIRE_THROWS_AS(SketchOperator(SketchKind::sparse, 10, 5, 1, {.density = std::nan("")}), invalid_argument);
   // k > d is fine where it does not matter.
   REQUIRE_NOTHROW(SketchOperator(SketchKind::gaussian, 10, 20, 1));

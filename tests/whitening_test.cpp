@@ -772,6 +772,24 @@ TEST_CASE("loading a corrupt, foreign or newer model file is a clear io_error", 
   REQUIRE_THROWS_WITH(Whitening::load(write("shape.ldm", 1, "zca", 3)),
                       Catch::Contains("shape.ldm is corrupt: 'M' is 4 x 4, expected 3 x 4"));
   REQUIRE_NOTHROW(Whitening::load(write("fine.ldm", 1, "zca", 4)));
+
+  // A PCA file whose components are not unit rows (scaled by 2 here) is corrupt.
+  for (const double scale : {1.0, 2.0}) {
+    ArchiveWriter a("lowdim.pca", 1);
+    a.put("samples", std::int64_t{10});
+    a.put("total_variance", 3.0);
+    a.put<double>("mean", Matrix<double>(1, 3).cview());
+    a.put<double>("explained_variance", Matrix<double>(1, 2).cview());
+    Matrix<double> c(2, 3);
+    c(0, 0) = scale;
+    c(1, 1) = scale;
+    a.put<double>("components", c.cview());
+    a.save(dir.file("pca.ldm"));
+    if (scale == 1)
+      REQUIRE(Pca::load(dir.file("pca.ldm")).components_count() == 2);
+    else
+      REQUIRE_THROWS_WITH(Pca::load(dir.file("pca.ldm")), Catch::Contains("pca.ldm is corrupt: component 0 has norm 2, not 1"));
+  }
 }
 
 TEMPLATE_TEST_CASE("moments streamed from a file in blocks equal the in-memory moments", "[whitening][io]", float,

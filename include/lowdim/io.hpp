@@ -26,28 +26,35 @@
 
 namespace lowdim {
 
+/// Element types the readers recognise (.npy descr, IDX type code, .fvecs/.ivecs).
 enum class DType { float32, float64, int8, uint8, int16, uint16, int32, uint32, int64, uint64 };
+/// File formats the readers recognise, each optionally gzip-compressed.
 enum class FileFormat { npy, idx, fvecs, ivecs };
 
-LOWDIM_API const char* to_string(DType dtype) noexcept;       // "float32", ...
-LOWDIM_API const char* to_string(FileFormat format) noexcept;  // "npy", "idx", ...
-LOWDIM_API std::size_t size_of(DType dtype) noexcept;          // bytes per element
+/// The dtype's name: "float32", "float64", "int8", … (as numpy spells it).
+LOWDIM_API const char* to_string(DType dtype) noexcept;
+/// The format's name: "npy", "idx", "fvecs" or "ivecs".
+LOWDIM_API const char* to_string(FileFormat format) noexcept;
+/// Bytes per element of dtype.
+LOWDIM_API std::size_t size_of(DType dtype) noexcept;
+/// True for the integer dtypes (every one but float32 and float64).
 LOWDIM_API bool is_integer(DType dtype) noexcept;
 
 /// What a file holds, read from its header (and size) alone.
 struct LOWDIM_API ArrayInfo {
-  FileFormat format = FileFormat::npy;
-  DType dtype = DType::float32;
+  FileFormat format = FileFormat::npy;  ///< The format, detected by magic bytes, then extension.
+  DType dtype = DType::float32;         ///< The stored element type.
   std::vector<std::int64_t> shape;  ///< as stored (IDX images: n, 28, 28)
-  bool fortran_order = false;
-  bool big_endian = false;
-  bool gzip = false;
+  bool fortran_order = false;  ///< .npy stored column-major.
+  bool big_endian = false;     ///< Elements stored big-endian (IDX always; .npy by descr).
+  bool gzip = false;           ///< The file is gzip-compressed.
   std::int64_t data_offset = 0;  ///< byte offset of the first element (in the uncompressed stream)
   std::int64_t file_size = 0;    ///< bytes on disk
   std::int64_t rows() const noexcept;  ///< shape[0] (1 for a scalar)
   std::int64_t cols() const noexcept;  ///< product of shape[1:] (1 for rank ≤ 1)
 };
 
+/// How the readers convert what a file holds.
 struct ReadOptions {
   /// Convert integer dtypes (IDX is uint8) to the requested float type; when false
   /// they are an io_error naming the dtype.
@@ -72,14 +79,15 @@ LOWDIM_API Matrix<T> read_matrix(const std::string& path, const ReadOptions& opt
 /// throws, the reader is unusable.
 class LOWDIM_API RowReader {
  public:
+  /// Opens path and reads its header (probe); throws io_error.
   explicit RowReader(const std::string& path, const ReadOptions& options = {});
   ~RowReader();
-  RowReader(RowReader&&) noexcept;
-  RowReader& operator=(RowReader&&) noexcept;
+  RowReader(RowReader&&) noexcept;             ///< Move.
+  RowReader& operator=(RowReader&&) noexcept;  ///< Move.
 
-  const ArrayInfo& info() const noexcept;
-  std::int64_t rows() const noexcept;
-  std::int64_t cols() const noexcept;
+  const ArrayInfo& info() const noexcept;  ///< The file's header.
+  std::int64_t rows() const noexcept;      ///< Rows in the file.
+  std::int64_t cols() const noexcept;      ///< Columns (product of shape[1:]).
   std::int64_t position() const noexcept;  ///< rows read so far
   /// Reads the next min(out.rows(), rows() − position()) rows into the top of
   /// out (out.cols() must equal cols()); returns how many; 0 at the end.
@@ -96,15 +104,17 @@ class LOWDIM_API RowReader {
 /// otherwise use RowReader. The view lives as long as this object.
 class LOWDIM_API MappedNpy {
  public:
+  /// Maps path read-only; io_error when it is not an uncompressed .npy.
   explicit MappedNpy(const std::string& path);
   ~MappedNpy();
-  MappedNpy(MappedNpy&&) noexcept;
-  MappedNpy& operator=(MappedNpy&&) noexcept;
+  MappedNpy(MappedNpy&&) noexcept;             ///< Move.
+  MappedNpy& operator=(MappedNpy&&) noexcept;  ///< Move.
 
-  const ArrayInfo& info() const noexcept;
+  const ArrayInfo& info() const noexcept;  ///< The file's header.
+  /// True when view of T is possible: the file holds T, C order, little-endian, aligned.
   template <class T>
   bool viewable() const noexcept;
-  /// Throws io_error naming the dtype/order when !viewable<T>().
+  /// The data in place; throws io_error naming the dtype/order when viewable is false.
   template <class T>
   ConstMatrixView<T> view() const;
 
@@ -121,10 +131,11 @@ class LOWDIM_API MappedNpy {
 template <class T>
 class LOWDIM_API MatrixFile {
  public:
+  /// Maps or reads path (throws io_error as read_matrix does).
   explicit MatrixFile(const std::string& path, const ReadOptions& options = {});
   ~MatrixFile();
-  MatrixFile(MatrixFile&&) noexcept;
-  MatrixFile& operator=(MatrixFile&&) noexcept;
+  MatrixFile(MatrixFile&&) noexcept;             ///< Move (the view stays valid).
+  MatrixFile& operator=(MatrixFile&&) noexcept;  ///< Move (the view stays valid).
 
   /// The rows × cols data (a view of the map, or of the copy).
   ConstMatrixView<T> view() const noexcept { return view_; }
@@ -151,7 +162,7 @@ LOWDIM_API void write_npy(const std::string& path, std::span<const T> values);
 /// .fvecs (float32 rows) and .ivecs (int32 rows), atomically; rows ≥ 1 and
 /// 1 ≤ cols < 2^31 (invalid_argument otherwise: an empty .fvecs cannot be read back).
 LOWDIM_API void write_fvecs(const std::string& path, ConstMatrixView<float> m);
-LOWDIM_API void write_ivecs(const std::string& path, ConstMatrixView<std::int32_t> m);
+LOWDIM_API void write_ivecs(const std::string& path, ConstMatrixView<std::int32_t> m);  ///< As write_fvecs, int32 rows.
 /// Reads an .ivecs file (k-NN ground truth) as rows × dim int32, exactly.
 LOWDIM_API Matrix<std::int32_t> read_ivecs(const std::string& path);
 
@@ -161,10 +172,12 @@ LOWDIM_API Matrix<std::int32_t> read_ivecs(const std::string& path);
 /// file and strerror, and the destructor removes the temporary file unless committed.
 class LOWDIM_API AtomicFile {
  public:
+  /// Creates a unique temporary file beside path (io_error if the directory is not writable).
   explicit AtomicFile(const std::string& path);
   ~AtomicFile();  ///< removes the temporary file unless committed
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
+  /// Appends bytes (buffered).
   void write(const void* data, std::size_t bytes);
   /// Replaces bytes already written at offset (a header finalised at the end).
   void overwrite(std::uint64_t offset, const void* data, std::size_t bytes);
@@ -206,12 +219,15 @@ LOWDIM_API void write_npy(AtomicFile& file, std::span<const T> values);
 template <class T>
 class LOWDIM_API NpyWriter {
  public:
+  /// Starts path (an AtomicFile) for rows of cols elements.
   NpyWriter(const std::string& path, std::int64_t cols);
   ~NpyWriter();
   NpyWriter(const NpyWriter&) = delete;
   NpyWriter& operator=(const NpyWriter&) = delete;
+  /// Appends rows (cols() wide; dimension_mismatch otherwise).
   void append(ConstMatrixView<T> rows);
-  std::int64_t rows() const noexcept { return rows_; }
+  std::int64_t rows() const noexcept { return rows_; }  ///< Rows appended so far.
+  /// Writes the final header and renames the file into place.
   void commit();
 
  private:
@@ -264,8 +280,9 @@ class LOWDIM_API ArchiveWriter {
   ArchiveWriter(std::string kind, std::uint32_t version);
   /// Adds an entry; a name may be put once (invalid_argument otherwise). Matrices are copied.
   void put(const std::string& name, double value);
-  void put(const std::string& name, std::int64_t value);
-  void put(const std::string& name, const std::string& value);
+  void put(const std::string& name, std::int64_t value);      ///< As above, an integer.
+  void put(const std::string& name, const std::string& value);  ///< As above, a string.
+  /// As above, a float or double matrix.
   template <class T>
   void put(const std::string& name, ConstMatrixView<T> matrix);
   /// Adds an integer array (copied). Its data is stored 64-byte aligned in the file, so a
@@ -285,6 +302,7 @@ class LOWDIM_API ArchiveWriter {
   std::vector<std::pair<std::string, std::vector<unsigned char>>> entries_;
 };
 
+/// Reads an archive ArchiveWriter wrote, validated before any entry is used.
 class LOWDIM_API ArchiveReader {
  public:
   /// Throws io_error if the file is not an archive of this kind, or is corrupt. Files of
@@ -293,12 +311,12 @@ class LOWDIM_API ArchiveReader {
   ArchiveReader(const std::string& path, const std::string& expected_kind);
   /// Files at least this large are memory-mapped on load: 1 MiB.
   static constexpr std::int64_t map_threshold = std::int64_t{1} << 20;
-  std::uint32_t version() const noexcept { return version_; }
-  bool has(const std::string& name) const;
+  std::uint32_t version() const noexcept { return version_; }  ///< The model's format version.
+  bool has(const std::string& name) const;                      ///< True when the entry exists.
   /// Getters throw io_error naming the entry when it is missing or of another type.
   double get_double(const std::string& name) const;
-  std::int64_t get_int(const std::string& name) const;
-  std::string get_string(const std::string& name) const;
+  std::int64_t get_int(const std::string& name) const;         ///< An integer entry.
+  std::string get_string(const std::string& name) const;       ///< A string entry.
   /// A float or double matrix entry, converted to T.
   template <class T>
   Matrix<T> get_matrix(const std::string& name) const;

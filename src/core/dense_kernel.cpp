@@ -599,10 +599,10 @@ void gemm_kernel(const GemmArguments<T>& g) {
   }
 }
 
-template std::int64_t panel_width<float>() noexcept;
-template std::int64_t panel_width<double>() noexcept;
-template std::int64_t packed_size<float>(std::int64_t, std::int64_t) noexcept;
-template std::int64_t packed_size<double>(std::int64_t, std::int64_t) noexcept;
+template std::int64_t panel_width<float>();
+template std::int64_t panel_width<double>();
+template std::int64_t packed_size<float>(std::int64_t, std::int64_t);
+template std::int64_t packed_size<double>(std::int64_t, std::int64_t);
 template void pack_panels<float>(const float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                                  float*) noexcept;
 template void pack_panels<double>(const double*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,

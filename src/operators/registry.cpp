@@ -150,8 +150,12 @@ std::string SketchKind::check(std::int64_t input_dim, std::int64_t output_dim, c
     return fmt::format("sketch {}: d x k = {} x {} is too large for the random-number index space", kind, input_dim,
                        output_dim);
   if (entry_->options_used & detail::kUsesDensity) {
-    if (!(options.density == 0 || (options.density > 0 && options.density <= 1)))
-      return fmt::format("sketch {}: density {} is outside (0, 1] (0 selects the default)", kind, options.density);
+    // Below 1/(d·k), S is zero with high probability and its scale 1/√(k·density) is huge.
+    const double least = 1.0 / (static_cast<double>(input_dim) * static_cast<double>(output_dim));
+    if (!(options.density == 0 || (options.density >= least && options.density <= 1)))
+      return fmt::format("sketch {}: density {} is outside [1/(d k), 1] = [{:.3g}, 1] for d = {}, k = {} (0 selects "
+                         "the default)",
+                         kind, options.density, least, input_dim, output_dim);
   } else if (options.density != 0) {
     return fmt::format("sketch {}: the kind has no density option (got {}; only rademacher and sparse take one)", kind,
                        options.density);

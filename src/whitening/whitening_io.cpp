@@ -129,6 +129,13 @@ Pca Pca::load(const std::string& path) {
   p.mean_ = flat(get_checked(in, "mean", 1, d, path, what));
   p.variance_ = flat(get_checked(in, "explained_variance", 1, k, path, what));
   p.components_ = checked(std::move(c), "components", k, d, path, what);
+  // The components are orthonormal rows: a row of another length is a corrupt file (O(k·d)).
+  for (std::int64_t i = 0; i < k; ++i) {
+    double norm2 = 0;
+    for (std::int64_t j = 0; j < d; ++j) norm2 += p.components_(i, j) * p.components_(i, j);
+    if (!(std::abs(norm2 - 1) <= 1e-6))
+      LOWDIM_THROW(io_error, "pca: {} is corrupt: component {} has norm {}, not 1", path, i, std::sqrt(norm2));
+  }
   p.prepare_float_copies();
   return p;
 }
