@@ -15,6 +15,7 @@
 #include <lowdim/matrix.hpp>
 #include <lowdim/random.hpp>
 #include <lowdim/random_features.hpp>
+#include <lowdim/rope.hpp>
 #include <lowdim/rsvd.hpp>
 #include <lowdim/sketch.hpp>
 #include <lowdim/version.hpp>
