@@ -86,6 +86,7 @@ struct FeatureMapOptions {
 };
 
 /// A feature map φ: R^d → R^{features()} with m random directions drawn from a seed.
+/// Copies share nothing mutable: W is drawn once, at construction.
 class LOWDIM_API RandomFeatures {
  public:
   /// d ≥ 1 input dimensions, m ≥ 1 random directions. Throws invalid_argument for d < 1 or
@@ -93,6 +94,11 @@ class LOWDIM_API RandomFeatures {
   /// projection rejects (d, m) (simplex needs d ≥ 2).
   RandomFeatures(FeatureMapKind kind, FeatureProjection projection, std::int64_t dim, std::int64_t directions,
                  std::uint64_t seed, FeatureMapOptions options = {});
+  RandomFeatures(const RandomFeatures& other);             ///< A copy (the same W).
+  RandomFeatures& operator=(const RandomFeatures& other);  ///< Copies other (the same W).
+  RandomFeatures(RandomFeatures&&) noexcept = default;     ///< Moves.
+  RandomFeatures& operator=(RandomFeatures&&) noexcept = default;  ///< Moves.
+  ~RandomFeatures() = default;                             ///< Frees W.
 
   FeatureMapKind kind() const noexcept { return kind_; }                ///< The map.
   FeatureProjection projection() const noexcept { return projection_; }  ///< How W is drawn.
@@ -130,6 +136,8 @@ class LOWDIM_API RandomFeatures {
   std::uint64_t seed_;
   FeatureMapOptions options_;
   SketchOperator operator_;
+  Matrix<float> wt_float_;            // Wᵀ (d × m), for the one reproducible product per batch
+  Matrix<double> wt_double_;
   std::vector<double> row_sq_norms_;  // ‖w_r‖², for the optimal map
 };
 

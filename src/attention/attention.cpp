@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 namespace lowdim {
@@ -150,142 +151,144 @@ void softmax_attention(In<T> q, In<T> k, In<T> v, std::int64_t heads, MatrixView
 
 namespace {
 
-// One head of linear attention. With a rotation the numerator and the denominator use
-// different features, so they are two parts (rotated features with values v; plain features
-// with the column of ones); without one, a single part carries [v, 1].
+// Chunks processed per parallel region. Each chunk's work depends only on its own rows and on
+// the state before it, and chunks are combined in order, so the result does not depend on
+// this number or on the thread count; it bounds memory at kBatch chunks of buffers.
+constexpr std::int64_t kBatch = 16;
+
+// One head of linear attention, in batches of chunks. With a rotation the numerator and the
+// denominator use different features, so there are two parts (rotated features with the
+// values v; plain features with a column of ones); without one, a single part carries [v, 1].
 template <class T>
 class LinearHead {
  public:
   LinearHead(const RandomFeatures& map, const Shapes& s, const AttentionOptions& o, double feature_scale)
       : map_(map), s_(s), o_(o), feature_scale_(feature_scale), f_(map.features()),
-        rotate_(!o.feature_rotation.frequencies.empty()), bs_(o.block) {
-    const std::int64_t cols = rotate_ ? s.dv : s.dv + 1;
-    state_num_ = Matrix<T>(f_, cols);
-    if (rotate_) state_den_ = Matrix<T>(f_, 1);
-    phi_q_ = Matrix<T>::uninitialized(bs_, f_);
-    phi_k_ = Matrix<T>::uninitialized(bs_, f_);
-    if (rotate_) {
-      rphi_q_ = Matrix<T>::uninitialized(bs_, f_);
-      rphi_k_ = Matrix<T>::uninitialized(bs_, f_);
-    }
-    values_ = Matrix<T>::uninitialized(bs_, cols);
-    ones_ = Matrix<T>::uninitialized(bs_, 1);
-    for (std::int64_t i = 0; i < bs_; ++i) ones_(i, 0) = T(1);
-    part_out_ = Matrix<T>::uninitialized(bs_, cols);
-    if (rotate_) den_out_ = Matrix<T>::uninitialized(bs_, 1);
-    if (o.causal) scores_ = Matrix<T>::uninitialized(bs_, bs_);
-    q_scale_.resize(static_cast<std::size_t>(bs_));
-    k_scale_.resize(static_cast<std::size_t>(bs_));
+        rotate_(!o.feature_rotation.frequencies.empty()), bs_(o.block), parts_(rotate_ ? 2 : 1) {
+    for (int p = 0; p < parts_; ++p) state_[p] = Matrix<T>(f_, cols(p));
+    for (auto& slot : slots_) slot = std::make_unique<Slot>();
   }
 
   void run(std::int64_t h, In<T> q, In<T> k, In<T> v, MatrixView<T> out) {
     h_ = h;
     if (o_.causal) {
-      for (std::int64_t a = 0; a < s_.lq; a += bs_) causal_chunk(a, std::min(bs_, s_.lq - a), q, k, v, out);
+      for (std::int64_t a = 0; a < s_.lq; a += kBatch * bs_) causal_batch(a, q, k, v, out);
     } else {
-      for (std::int64_t a = 0; a < s_.lk; a += bs_) add_keys(a, std::min(bs_, s_.lk - a), k, v);
-      for (std::int64_t a = 0; a < s_.lq; a += bs_) queries(a, std::min(bs_, s_.lq - a), q, out);
+      for (std::int64_t a = 0; a < s_.lk; a += kBatch * bs_) key_batch(a, k, v);
+      for (std::int64_t a = 0; a < s_.lq; a += kBatch * bs_) query_batch(a, q, out);
     }
   }
 
  private:
-  // Features of key rows [a, a + n): phi_k_ (and rotated), k_scale_ = s_j (−inf when masked).
-  void key_features(std::int64_t a, std::int64_t n, In<T> k) {
-    MatrixView<T> pk = phi_k_.block(0, 0, n, f_);
-    map_.apply<T>(k.block(h_ * s_.lk + a, 0, n, s_.d), pk, std::span<T>(k_scale_.data(), static_cast<std::size_t>(n)),
+  struct Slot {
+    Matrix<T> pq, pk, rq, rk, values, kt, scores, local[2], chunk_state[2], prev_state[2], prefix[2];
+    std::vector<T> q_scale, k_scale;
+    std::vector<double> local_max;        // running max of the chunk's own keys up to i
+    std::vector<std::int64_t> local_valid;
+    double chunk_max = minus_inf, prev_max = minus_inf;
+    std::int64_t prev_valid = 0;
+  };
+
+  std::int64_t cols(int part) const { return rotate_ ? (part == 0 ? s_.dv : 1) : s_.dv + 1; }
+
+  void prepare(Slot& w) const {
+    if (w.pk.rows() == bs_) return;
+    w.pq = Matrix<T>::uninitialized(bs_, f_);
+    w.pk = Matrix<T>::uninitialized(bs_, f_);
+    if (rotate_) {
+      w.rq = Matrix<T>::uninitialized(bs_, f_);
+      w.rk = Matrix<T>::uninitialized(bs_, f_);
+    }
+    w.values = Matrix<T>::uninitialized(bs_, s_.dv + 1);
+    w.kt = Matrix<T>::uninitialized(f_, bs_);
+    if (o_.causal) w.scores = Matrix<T>::uninitialized(bs_, bs_);
+    for (int p = 0; p < parts_; ++p) {
+      w.local[p] = Matrix<T>::uninitialized(bs_, cols(p));
+      w.chunk_state[p] = Matrix<T>(f_, cols(p));
+      w.prefix[p] = Matrix<T>::uninitialized(bs_, cols(p));
+      if (o_.causal) w.prev_state[p] = Matrix<T>(f_, cols(p));
+    }
+    w.q_scale.resize(static_cast<std::size_t>(bs_));
+    w.k_scale.resize(static_cast<std::size_t>(bs_));
+    w.local_max.resize(static_cast<std::size_t>(bs_));
+    w.local_valid.resize(static_cast<std::size_t>(bs_));
+  }
+
+  // Features of key rows [a, a + n) (k_scale = s_j, −inf when masked) and values [v_j, 1].
+  void keys(Slot& w, std::int64_t a, std::int64_t n, In<T> k, In<T> v) const {
+    MatrixView<T> pk = w.pk.block(0, 0, n, f_);
+    map_.apply<T>(k.block(h_ * s_.lk + a, 0, n, s_.d), pk, std::span<T>(w.k_scale.data(), static_cast<std::size_t>(n)),
                   feature_scale_);
     for (std::int64_t j = 0; j < n; ++j)
-      if (!key_valid(o_, h_, s_.lk, a + j)) k_scale_[static_cast<std::size_t>(j)] = -std::numeric_limits<T>::infinity();
+      if (!key_valid(o_, h_, s_.lk, a + j)) w.k_scale[static_cast<std::size_t>(j)] = -std::numeric_limits<T>::infinity();
     if (rotate_) {
-      MatrixView<T> r = rphi_k_.block(0, 0, n, f_);
+      MatrixView<T> r = w.rk.block(0, 0, n, f_);
       r.copy_from(pk);
       rotate_features<T>(r, o_.feature_rotation.frequencies, o_.feature_rotation.offset + a);
     }
+    for (std::int64_t j = 0; j < n; ++j) {
+      const T* src = v.row(h_ * s_.lk + a + j);
+      T* dst = w.values.row(j);
+      std::copy(src, src + s_.dv, dst);
+      dst[s_.dv] = T(1);
+    }
+    w.chunk_max = minus_inf;
+    for (std::int64_t j = 0; j < n; ++j) w.chunk_max = std::max(w.chunk_max, static_cast<double>(w.k_scale[j]));
   }
-  void query_features(std::int64_t a, std::int64_t n, In<T> q) {
-    MatrixView<T> pq = phi_q_.block(0, 0, n, f_);
-    map_.apply<T>(q.block(h_ * s_.lq + a, 0, n, s_.d), pq, std::span<T>(q_scale_.data(), static_cast<std::size_t>(n)),
+  void queries(Slot& w, std::int64_t a, std::int64_t n, In<T> q) const {
+    MatrixView<T> pq = w.pq.block(0, 0, n, f_);
+    map_.apply<T>(q.block(h_ * s_.lq + a, 0, n, s_.d), pq, std::span<T>(w.q_scale.data(), static_cast<std::size_t>(n)),
                   feature_scale_);
     if (rotate_) {
-      MatrixView<T> r = rphi_q_.block(0, 0, n, f_);
+      MatrixView<T> r = w.rq.block(0, 0, n, f_);
       r.copy_from(pq);
       rotate_features<T>(r, o_.feature_rotation.frequencies, o_.feature_rotation.offset + a);
     }
   }
-  // values_ rows [0, n) = [v_j, 1] (or v_j with a rotation).
-  void load_values(std::int64_t a, std::int64_t n, In<T> v) {
-    for (std::int64_t j = 0; j < n; ++j) {
-      const T* src = v.row(h_ * s_.lk + a + j);
-      T* dst = values_.row(j);
-      std::copy(src, src + s_.dv, dst);
-      if (!rotate_) dst[s_.dv] = T(1);
-    }
+  ConstMatrixView<T> part_values(const Slot& w, int part, std::int64_t n) const {
+    if (!rotate_) return w.values.block(0, 0, n, s_.dv + 1);
+    return part == 0 ? w.values.block(0, 0, n, s_.dv) : w.values.block(0, s_.dv, n, 1);
   }
-  void rescale_state(double factor) {
-    if (factor == 1) return;
-    const T f = static_cast<T>(factor);
-    for (T& x : state_num_.flat()) x *= f;
-    for (T& x : state_den_.flat()) x *= f;
-  }
-  // S += Σ_j e^{s_j − M} φ̃(k_j)[v_j, 1]ᵀ over the valid keys, after raising M to cover them.
-  void accumulate(std::int64_t n, double new_max) {
-    for (std::int64_t j = 0; j < n; ++j) {
-      const double w = std::exp(static_cast<double>(k_scale_[static_cast<std::size_t>(j)]) - new_max);  // 0 when masked
-      const T wt = static_cast<T>(w);
-      T* p = phi_k_.row(j);
-      for (std::int64_t c = 0; c < f_; ++c) p[c] *= wt;
-      if (rotate_) {
-        T* r = rphi_k_.row(j);
-        for (std::int64_t c = 0; c < f_; ++c) r[c] *= wt;
+  const Matrix<T>& part_q(const Slot& w, int part) const { return rotate_ && part == 0 ? w.rq : w.pq; }
+  const Matrix<T>& part_k(const Slot& w, int part) const { return rotate_ && part == 0 ? w.rk : w.pk; }
+
+  // chunk_state = Σ_j e^{s_j − chunk_max} φ̃(k_j)[v_j, 1]ᵀ (zero when no key is valid).
+  void chunk_state(Slot& w, std::int64_t n) const {
+    for (int p = 0; p < parts_; ++p) {
+      MatrixView<T> st = w.chunk_state[p].view();
+      if (w.chunk_max == minus_inf) {
+        for (T& x : w.chunk_state[p].flat()) x = T(0);
+        continue;
       }
-    }
-    const std::int64_t cols = state_num_.cols();
-    if (rotate_) {
-      linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), rphi_k_.block(0, 0, n, f_),
-                                   values_.block(0, 0, n, cols), T(1), state_num_.view());
-      linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), phi_k_.block(0, 0, n, f_), ones_.block(0, 0, n, 1),
-                                   T(1), state_den_.view());
-    } else {
-      linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), phi_k_.block(0, 0, n, f_),
-                                   values_.block(0, 0, n, cols), T(1), state_num_.view());
+      const Matrix<T>& pk = part_k(w, p);
+      for (std::int64_t j = 0; j < n; ++j) {
+        const T wt = static_cast<T>(std::exp(static_cast<double>(w.k_scale[static_cast<std::size_t>(j)]) - w.chunk_max));
+        const T* src = pk.row(j);
+        for (std::int64_t c = 0; c < f_; ++c) w.kt(c, j) = src[c] * wt;
+      }
+      linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), w.kt.block(0, 0, f_, n), part_values(w, p, n), T(0), st);
     }
   }
-  double chunk_max(std::int64_t n) const {
-    double mx = minus_inf;
-    for (std::int64_t j = 0; j < n; ++j) mx = std::max(mx, static_cast<double>(k_scale_[static_cast<std::size_t>(j)]));
-    return mx;
-  }
-  void add_keys(std::int64_t a, std::int64_t n, In<T> k, In<T> v) {
-    key_features(a, n, k);
-    load_values(a, n, v);
-    for (std::int64_t j = 0; j < n; ++j) valid_ += k_scale_[static_cast<std::size_t>(j)] > minus_inf;
-    const double cm = chunk_max(n);
-    if (cm == minus_inf) return;
-    const double new_max = std::max(max_, cm);
-    if (max_ > minus_inf) rescale_state(std::exp(max_ - new_max));
+  // state ← e^{M − M'}·state + e^{chunk_max − M'}·chunk_state, M' = max(M, chunk_max).
+  void merge(const Slot& w) {
+    if (w.chunk_max == minus_inf) return;
+    const double new_max = std::max(max_, w.chunk_max);
+    const T a = static_cast<T>(max_ == minus_inf ? 0.0 : std::exp(max_ - new_max));
+    const T b = static_cast<T>(std::exp(w.chunk_max - new_max));
+    for (int p = 0; p < parts_; ++p) {
+      auto dst = state_[p].flat();
+      auto src = w.chunk_state[p].flat();
+      for (std::size_t i = 0; i < dst.size(); ++i) dst[i] = dst[i] * a + src[i] * b;
+    }
     max_ = new_max;
-    accumulate(n, new_max);
   }
-  // Bidirectional output rows [a, a + n) from the full state.
-  void queries(std::int64_t a, std::int64_t n, In<T> q, MatrixView<T> out) {
-    query_features(a, n, q);
-    MatrixView<T> num = part_out_.block(0, 0, n, state_num_.cols());
-    linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), (rotate_ ? rphi_q_ : phi_q_).block(0, 0, n, f_), state_num_,
-                                 T(0), num);
-    if (rotate_)
-      linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), phi_q_.block(0, 0, n, f_), state_den_, T(0),
-                                   den_out_.block(0, 0, n, 1));
-    for (std::int64_t i = 0; i < n; ++i) finish_row(a + i, i, valid_ > 0, out);
-  }
-  // out row a + i from part_out_ / den_out_ row i.
-  void finish_row(std::int64_t pos, std::int64_t i, bool any_key, MatrixView<T> out) {
+  // out row a + i from numerator / denominator values.
+  void finish_row(std::int64_t pos, const T* num, double den, bool any_key, MatrixView<T> out) const {
     T* o = out.row(h_ * s_.lq + pos);
     if (!any_key) {
       std::fill(o, o + s_.dv, T(0));
       return;
     }
-    const T* num = part_out_.row(i);
-    const double den = rotate_ ? static_cast<double>(den_out_(i, 0)) : static_cast<double>(num[s_.dv]);
     const bool ok = std::isfinite(den) && (positive_features(map_.kind()) ? den > 0 : den != 0);
     if (!ok)
       LOWDIM_THROW(numerical_error,
@@ -295,76 +298,125 @@ class LinearHead {
                    den, h_, pos, to_string(map_.kind()));
     for (std::int64_t c = 0; c < s_.dv; ++c) {
       const double r = static_cast<double>(num[c]) / den;
-      LOWDIM_CHECK(std::isfinite(r), "linear_attention: output {} at head {}, position {}, column {} is not finite",
-                   r, h_, pos, c);
+      LOWDIM_CHECK(std::isfinite(r), "linear_attention: output {} at head {}, position {}, column {} is not finite", r,
+                   h_, pos, c);
       o[c] = static_cast<T>(r);
     }
   }
-  void causal_chunk(std::int64_t a, std::int64_t n, In<T> q, In<T> k, In<T> v, MatrixView<T> out) {
-    query_features(a, n, q);
-    key_features(a, n, k);
-    load_values(a, n, v);
-    // Running maxima M_i and valid-key counts up to i.
-    std::vector<double> run_max(static_cast<std::size_t>(n));
-    std::vector<std::int64_t> run_valid(static_cast<std::size_t>(n));
-    double mx = max_;
-    std::int64_t cnt = valid_;
-    for (std::int64_t j = 0; j < n; ++j) {
-      const double sj = k_scale_[static_cast<std::size_t>(j)];
-      mx = std::max(mx, sj);
-      cnt += sj > minus_inf;
-      run_max[static_cast<std::size_t>(j)] = mx;
-      run_valid[static_cast<std::size_t>(j)] = cnt;
+  double denominator(std::int64_t i, const Matrix<T>* const* m) const {
+    return rotate_ ? static_cast<double>((*m[1])(i, 0)) : static_cast<double>((*m[0])(i, s_.dv));
+  }
+
+  template <class Fn>
+  void parallel_chunks(std::int64_t first, std::int64_t length, Fn&& fn) {
+    const std::int64_t chunks = std::min(kBatch, (length - first + bs_ - 1) / bs_);
+    detail::OmpExceptions errors;
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      errors.run([&] {
+        const std::int64_t a = first + c * bs_;
+        Slot& w = *slots_[static_cast<std::size_t>(c)];
+        prepare(w);
+        fn(w, a, std::min(bs_, length - a));
+      });
     }
-    const std::int64_t cols = state_num_.cols();
-    MatrixView<T> num = part_out_.block(0, 0, n, cols);
-    MatrixView<T> sc = scores_.block(0, 0, n, n);
-    // Contribution of the earlier chunks: e^{M_prev − M_i} φ̃(q_i)·S.
-    const auto add_state = [&](In<T> pq, In<T> state, MatrixView<T> dst) {
-      if (max_ == minus_inf) {
-        for (std::int64_t i = 0; i < n; ++i) std::fill(dst.row(i), dst.row(i) + dst.cols(), T(0));
-        return;
+    errors.rethrow();
+  }
+  std::int64_t batch_chunks(std::int64_t first, std::int64_t length) const {
+    return std::min(kBatch, (length - first + bs_ - 1) / bs_);
+  }
+
+  void key_batch(std::int64_t first, In<T> k, In<T> v) {
+    parallel_chunks(first, s_.lk, [&](Slot& w, std::int64_t a, std::int64_t n) {
+      keys(w, a, n, k, v);
+      chunk_state(w, n);
+      w.prev_valid = 0;
+      for (std::int64_t j = 0; j < n; ++j) w.prev_valid += w.k_scale[static_cast<std::size_t>(j)] > minus_inf;
+    });
+    for (std::int64_t c = 0; c < batch_chunks(first, s_.lk); ++c) {
+      merge(*slots_[static_cast<std::size_t>(c)]);
+      valid_ += slots_[static_cast<std::size_t>(c)]->prev_valid;
+    }
+  }
+  void query_batch(std::int64_t first, In<T> q, MatrixView<T> out) {
+    parallel_chunks(first, s_.lq, [&](Slot& w, std::int64_t a, std::int64_t n) {
+      queries(w, a, n, q);
+      const Matrix<T>* results[2] = {&w.local[0], &w.local[1]};
+      for (int p = 0; p < parts_; ++p)
+        linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), part_q(w, p).block(0, 0, n, f_), state_[p], T(0),
+                                     w.local[p].block(0, 0, n, cols(p)));
+      for (std::int64_t i = 0; i < n; ++i) finish_row(a + i, w.local[0].row(i), denominator(i, results), valid_ > 0, out);
+    });
+  }
+
+  void causal_batch(std::int64_t first, In<T> q, In<T> k, In<T> v, MatrixView<T> out) {
+    // 1. In parallel: features, the masked product inside the chunk with the chunk's own
+    //    running maximum, and the chunk's state.
+    parallel_chunks(first, s_.lq, [&](Slot& w, std::int64_t a, std::int64_t n) {
+      queries(w, a, n, q);
+      keys(w, a, n, k, v);
+      double mx = minus_inf;
+      std::int64_t cnt = 0;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const double sj = w.k_scale[static_cast<std::size_t>(j)];
+        mx = std::max(mx, sj);
+        cnt += sj > minus_inf;
+        w.local_max[static_cast<std::size_t>(j)] = mx;
+        w.local_valid[static_cast<std::size_t>(j)] = cnt;
       }
-      linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), pq, state, T(0), dst);
-      for (std::int64_t i = 0; i < n; ++i) {
-        const T f = static_cast<T>(std::exp(max_ - run_max[static_cast<std::size_t>(i)]));
-        T* r = dst.row(i);
-        for (std::int64_t c = 0; c < dst.cols(); ++c) r[c] *= f;
+      MatrixView<T> sc = w.scores.block(0, 0, n, n);
+      for (int p = 0; p < parts_; ++p) {
+        linalg::gemm_reproducible<T>(Op::none, Op::transpose, T(1), part_q(w, p).block(0, 0, n, f_),
+                                     part_k(w, p).block(0, 0, n, f_), T(0), sc);
+        for (std::int64_t i = 0; i < n; ++i) {
+          T* r = sc.row(i);
+          const double mi = w.local_max[static_cast<std::size_t>(i)];
+          for (std::int64_t j = 0; j < n; ++j) {
+            const double sj = w.k_scale[static_cast<std::size_t>(j)];
+            r[j] = j <= i && sj > minus_inf ? static_cast<T>(r[j] * std::exp(sj - mi)) : T(0);
+          }
+        }
+        linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), sc, part_values(w, p, n), T(0),
+                                     w.local[p].block(0, 0, n, cols(p)));
       }
-    };
-    // The masked chunk product: entry (i, j ≤ i) times e^{s_j − M_i}.
-    const auto add_chunk = [&](In<T> pq, In<T> pk, In<T> vals, MatrixView<T> dst) {
-      linalg::gemm_reproducible<T>(Op::none, Op::transpose, T(1), pq, pk, T(0), sc);
-      for (std::int64_t i = 0; i < n; ++i) {
-        T* r = sc.row(i);
-        const double mi = run_max[static_cast<std::size_t>(i)];
-        for (std::int64_t j = 0; j < n; ++j) {
-          const double sj = k_scale_[static_cast<std::size_t>(j)];
-          r[j] = j <= i && sj > minus_inf ? static_cast<T>(r[j] * std::exp(sj - mi)) : T(0);
+      chunk_state(w, n);
+    });
+    // 2. In order: the state before each chunk, then the merge of the chunk.
+    const std::int64_t chunks = batch_chunks(first, s_.lq);
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      Slot& w = *slots_[static_cast<std::size_t>(c)];
+      for (int p = 0; p < parts_; ++p) w.prev_state[p].view().copy_from(state_[p]);
+      w.prev_max = max_;
+      w.prev_valid = valid_;
+      merge(w);
+      const std::int64_t n = std::min(bs_, s_.lq - (first + c * bs_));
+      valid_ += w.local_valid[static_cast<std::size_t>(n - 1)];
+    }
+    // 3. In parallel: out_i = (e^{m_i − M_i}·local_i + e^{M_prev − M_i}·φ̃(q_i)·S_prev) / (same for the
+    //    denominator), M_i = max(M_prev, m_i), m_i the chunk's running max.
+    parallel_chunks(first, s_.lq, [&](Slot& w, std::int64_t a, std::int64_t n) {
+      const Matrix<T>* results[2] = {&w.local[0], &w.local[1]};
+      for (int p = 0; p < parts_; ++p) {
+        MatrixView<T> pre = w.prefix[p].block(0, 0, n, cols(p));
+        if (w.prev_max > minus_inf)
+          linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), part_q(w, p).block(0, 0, n, f_), w.prev_state[p],
+                                       T(0), pre);
+        for (std::int64_t i = 0; i < n; ++i) {
+          const double mi = std::max(w.prev_max, w.local_max[static_cast<std::size_t>(i)]);
+          if (mi == minus_inf) continue;
+          const T a_local = static_cast<T>(w.local_max[static_cast<std::size_t>(i)] == minus_inf
+                                               ? 0.0
+                                               : std::exp(w.local_max[static_cast<std::size_t>(i)] - mi));
+          const T a_prev = static_cast<T>(w.prev_max == minus_inf ? 0.0 : std::exp(w.prev_max - mi));
+          T* l = w.local[p].row(i);
+          const T* pr = pre.row(i);
+          for (std::int64_t c = 0; c < cols(p); ++c) l[c] = l[c] * a_local + (a_prev != T(0) ? pr[c] * a_prev : T(0));
         }
       }
-      linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), sc, vals, T(1), dst);
-    };
-    const MatrixView<T> pq = phi_q_.block(0, 0, n, f_), pk = phi_k_.block(0, 0, n, f_);
-    if (rotate_) {
-      const MatrixView<T> rq = rphi_q_.block(0, 0, n, f_), rk = rphi_k_.block(0, 0, n, f_);
-      MatrixView<T> den = den_out_.block(0, 0, n, 1);
-      add_state(rq, state_num_, num);
-      add_chunk(rq, rk, values_.block(0, 0, n, cols), num);
-      add_state(pq, state_den_, den);
-      add_chunk(pq, pk, ones_.block(0, 0, n, 1), den);
-    } else {
-      add_state(pq, state_num_, num);
-      add_chunk(pq, pk, values_.block(0, 0, n, cols), num);
-    }
-    for (std::int64_t i = 0; i < n; ++i) finish_row(a + i, i, run_valid[static_cast<std::size_t>(i)] > 0, out);
-    // State update with M_end.
-    const double end_max = run_max[static_cast<std::size_t>(n - 1)];
-    valid_ = cnt;
-    if (end_max == minus_inf) return;
-    if (max_ > minus_inf) rescale_state(std::exp(max_ - end_max));
-    max_ = end_max;
-    accumulate(n, end_max);
+      for (std::int64_t i = 0; i < n; ++i)
+        finish_row(a + i, w.local[0].row(i), denominator(i, results),
+                   w.prev_valid + w.local_valid[static_cast<std::size_t>(i)] > 0, out);
+    });
   }
 
   const RandomFeatures& map_;
@@ -374,8 +426,9 @@ class LinearHead {
   std::int64_t f_;
   bool rotate_;
   std::int64_t bs_, h_ = 0;
-  Matrix<T> state_num_, state_den_, phi_q_, phi_k_, rphi_q_, rphi_k_, values_, ones_, part_out_, den_out_, scores_;
-  std::vector<T> q_scale_, k_scale_;
+  int parts_;
+  Matrix<T> state_[2];
+  std::unique_ptr<Slot> slots_[kBatch];
   double max_ = minus_inf;
   std::int64_t valid_ = 0;
 };

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 namespace lowdim {
@@ -172,8 +173,15 @@ RandomFeatures::RandomFeatures(FeatureMapKind kind, FeatureProjection projection
                                std::int64_t directions, std::uint64_t seed, FeatureMapOptions options)
     : kind_(kind), projection_(projection), dim_(dim), directions_(directions), seed_(seed), options_(options),
       operator_(make_projection(kind, projection, dim, directions, seed, options)) {
+  const Matrix<double> w = operator_.materialize<double>();
+  wt_double_ = Matrix<double>::uninitialized(dim, directions);
+  wt_float_ = Matrix<float>::uninitialized(dim, directions);
+  for (std::int64_t r = 0; r < directions; ++r)
+    for (std::int64_t c = 0; c < dim; ++c) {
+      wt_double_(c, r) = w(r, c);
+      wt_float_(c, r) = static_cast<float>(w(r, c));
+    }
   if (kind == FeatureMapKind::optimal) {
-    const Matrix<double> w = operator_.materialize<double>();
     row_sq_norms_.resize(static_cast<std::size_t>(directions));
     for (std::int64_t r = 0; r < directions; ++r) {
       double s = 0;
@@ -181,6 +189,19 @@ RandomFeatures::RandomFeatures(FeatureMapKind kind, FeatureProjection projection
       row_sq_norms_[static_cast<std::size_t>(r)] = s;
     }
   }
+}
+
+RandomFeatures::RandomFeatures(const RandomFeatures& o)
+    : kind_(o.kind_), projection_(o.projection_), dim_(o.dim_), directions_(o.directions_), seed_(o.seed_),
+      options_(o.options_), operator_(o.operator_), wt_float_(o.wt_float_.clone()), wt_double_(o.wt_double_.clone()),
+      row_sq_norms_(o.row_sq_norms_) {}
+
+RandomFeatures& RandomFeatures::operator=(const RandomFeatures& o) {
+  if (this != &o) {
+    RandomFeatures copy(o);
+    *this = std::move(copy);
+  }
+  return *this;
 }
 
 std::int64_t RandomFeatures::features() const noexcept { return entry(kind_).doubled ? 2 * directions_ : directions_; }
@@ -243,8 +264,13 @@ void RandomFeatures::apply(In<T> x, MatrixView<T> phi, std::span<T> log_scale, d
                "random features: the optimal map's A is unset: call fitted(queries, keys) or with_optimal_a(A)");
   if (n == 0) return;
   check_finite(x, "random features: input");
-  // z = W x into the first m columns of phi (the doubled maps fill the second half from it).
-  operator_.apply<T>(x, phi.block(0, 0, n, m));
+  // z = scale·W x into the first m columns of phi (the doubled maps fill the second half from it):
+  // one reproducible product with the cached Wᵀ.
+  const Matrix<T>& wt = [&]() -> const Matrix<T>& {
+    if constexpr (std::is_same_v<T, float>) return wt_float_;
+    else return wt_double_;
+  }();
+  linalg::gemm_reproducible<T>(Op::none, Op::none, static_cast<T>(scale), x, wt, T(0), phi.block(0, 0, n, m));
   const double inv_sqrt_m = 1 / std::sqrt(static_cast<double>(m));
   const double a = options_.optimal_a;
   const double b = kind_ == FeatureMapKind::optimal ? std::sqrt(1 - 4 * a) : 1.0;
@@ -259,12 +285,11 @@ void RandomFeatures::apply(In<T> x, MatrixView<T> phi, std::span<T> log_scale, d
       double u = 0;
       for (std::int64_t c = 0; c < dim_; ++c) u += static_cast<double>(xi[c]) * xi[c];
       u *= scale * scale;
-      const T sc = static_cast<T>(scale);
       double s = 0;
       switch (kind_) {
         case FeatureMapKind::positive: {
           T mx = -std::numeric_limits<T>::infinity();
-          for (std::int64_t r = 0; r < m; ++r) mx = std::max(mx, row[r] *= sc);
+          for (std::int64_t r = 0; r < m; ++r) mx = std::max(mx, row[r]);
           const T norm = static_cast<T>(inv_sqrt_m);
           for (std::int64_t r = 0; r < m; ++r) row[r] = std::exp(row[r] - mx) * norm;
           s = static_cast<double>(mx) - u / 2;
@@ -273,7 +298,7 @@ void RandomFeatures::apply(In<T> x, MatrixView<T> phi, std::span<T> log_scale, d
         case FeatureMapKind::optimal: {
           double mx = -std::numeric_limits<double>::infinity();
           for (std::int64_t r = 0; r < m; ++r) {
-            const double e = a * row_sq_norms_[static_cast<std::size_t>(r)] + b * scale * row[r];
+            const double e = a * row_sq_norms_[static_cast<std::size_t>(r)] + b * row[r];
             row[r] = static_cast<T>(e);
             mx = std::max(mx, e);
           }
@@ -283,7 +308,7 @@ void RandomFeatures::apply(In<T> x, MatrixView<T> phi, std::span<T> log_scale, d
         }
         case FeatureMapKind::trig_softmax:
         case FeatureMapKind::trig_gaussian: {
-          const double w = kind_ == FeatureMapKind::trig_gaussian ? scale * inv_sigma : scale;
+          const double w = kind_ == FeatureMapKind::trig_gaussian ? inv_sigma : 1.0;
           for (std::int64_t r = 0; r < m; ++r) {
             const double z = w * row[r];
             row[r] = static_cast<T>(std::cos(z) * inv_sqrt_m);
@@ -294,7 +319,7 @@ void RandomFeatures::apply(In<T> x, MatrixView<T> phi, std::span<T> log_scale, d
         }
         case FeatureMapKind::hyperbolic: {
           T mx = 0;
-          for (std::int64_t r = 0; r < m; ++r) mx = std::max(mx, std::abs(row[r] *= sc));
+          for (std::int64_t r = 0; r < m; ++r) mx = std::max(mx, std::abs(row[r]));
           const T norm = static_cast<T>(inv_sqrt_m / std::sqrt(2.0));
           for (std::int64_t r = 0; r < m; ++r) {
             const T z = row[r];
@@ -305,18 +330,18 @@ void RandomFeatures::apply(In<T> x, MatrixView<T> phi, std::span<T> log_scale, d
           break;
         }
         case FeatureMapKind::relu:
-          for (std::int64_t r = 0; r < m; ++r) row[r] = std::max(row[r] * sc, T(0)) + static_cast<T>(eps);
+          for (std::int64_t r = 0; r < m; ++r) row[r] = std::max(row[r], T(0)) + static_cast<T>(eps);
           break;
         case FeatureMapKind::elu:
           for (std::int64_t r = 0; r < m; ++r) {
-            const T z = row[r] * sc;
+            const T z = row[r];
             row[r] = (z > 0 ? z + T(1) : std::exp(z)) + static_cast<T>(eps);
           }
           break;
         case FeatureMapKind::exp: {
           // e^{z} + ε = e^{s}(e^{z − s} + ε e^{−s}) with s = max(max z, 0): no overflow, and e^{−s} ≤ 1.
           T mx = 0;
-          for (std::int64_t r = 0; r < m; ++r) mx = std::max(mx, row[r] *= sc);
+          for (std::int64_t r = 0; r < m; ++r) mx = std::max(mx, row[r]);
           const T tail = static_cast<T>(eps * std::exp(-static_cast<double>(mx)));
           for (std::int64_t r = 0; r < m; ++r) row[r] = std::exp(row[r] - mx) + tail;
           s = static_cast<double>(mx);
