@@ -13,6 +13,12 @@ if(CMAKE_SCRIPT_MODE_FILE)
   return()
 endif()
 
+# The attention part of the C API, compiled as C99 like tests/lsh.cmake's.
+add_executable(attention_c_test ${CMAKE_CURRENT_LIST_DIR}/attention_c_test.c)
+set_target_properties(attention_c_test PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+target_link_libraries(attention_c_test PRIVATE lowdim::lowdim m lowdim_build_flags)
+add_test(NAME "attention c api" COMMAND attention_c_test)
+
 if(NOT TARGET lowdim_cli OR NOT EXISTS /usr/bin/python3)
   message(STATUS "attention CLI tests: skipped (needs the lowdim CLI and /usr/bin/python3)")
   return()

@@ -92,6 +92,10 @@ class LOWDIM_API RecurrentAttention {
   void reset();
   /// Tokens fed since the last reset.
   std::int64_t position() const noexcept { return position_; }
+  /// The feature map.
+  const RandomFeatures& features() const noexcept { return features_; }
+  /// d_v, the columns of the values.
+  std::int64_t value_dim() const noexcept { return value_dim_; }
 
  private:
   RandomFeatures features_;
