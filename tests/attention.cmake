@@ -19,6 +19,14 @@ set_target_properties(attention_c_test PROPERTIES C_STANDARD 99 C_STANDARD_REQUI
 target_link_libraries(attention_c_test PRIVATE lowdim::lowdim m lowdim_build_flags)
 add_test(NAME "attention c api" COMMAND attention_c_test)
 
+if(TARGET lowdim_python)
+  add_test(NAME "python attention"
+           COMMAND ${Python3_EXECUTABLE} -m unittest -v test_attention
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR}/python)
+  set_tests_properties("python attention" PROPERTIES
+    ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>/.." TIMEOUT 300)
+endif()
+
 if(NOT TARGET lowdim_cli OR NOT EXISTS /usr/bin/python3)
   message(STATUS "attention CLI tests: skipped (needs the lowdim CLI and /usr/bin/python3)")
   return()
