@@ -359,3 +359,32 @@ TEST_CASE("attention: bad input is an error naming the values", "[attention][err
   CHECK_THROWS_WITH(linear_attention<double>(opt, q, k, v, 1, out, o), Catch::Contains("later positions"));
   CHECK_THROWS_WITH(RecurrentAttention<double>(opt, 2), Catch::Contains("must be set"));
 }
+
+// docs/attention.md's worked example, verbatim, with its claims checked.
+TEST_CASE("docs/attention.md worked example", "[attention][docs]") {
+  const std::int64_t heads = 2, L = 512, d = 64;
+  Matrix<float> q(heads * L, d), k(heads * L, d), v(heads * L, d), exact(heads * L, d), favor(heads * L, d);
+  fill_normal<float>(q.view(), RandomStream(1, 1));
+  fill_normal<float>(k.view(), RandomStream(1, 2));
+  fill_normal<float>(v.view(), RandomStream(1, 3));
+  for (float& x : q.flat()) x *= 0.5f;
+  for (float& x : k.flat()) x *= 0.5f;
+
+  softmax_attention<float>(q, k, v, heads, exact);                 // the reference
+  const RandomFeatures features(FeatureMapKind::positive, FeatureProjection::orf, d, 256, /*seed=*/7);
+  linear_attention<float>(features, q, k, v, heads, favor);        // FAVOR+, bidirectional
+  double err = mean_squared_error<float>(favor, exact);            // ≈ 1e-3
+
+  AttentionOptions causal;
+  causal.causal = true;
+  Matrix<float> out(heads * L, d);
+  linear_attention<float>(features, q, k, v, heads, out, causal);  // chunked causal scan
+  RecurrentAttention<float> state(features, d);                    // the same, token by token
+  std::vector<float> row(d);
+  state.step(q.cview().row_span(0), k.cview().row_span(0), v.cview().row_span(0), row);  // = out row 0
+
+  CAPTURE(err);
+  CHECK(err > 1e-4);
+  CHECK(err < 5e-3);
+  for (std::int64_t c = 0; c < d; ++c) CHECK(row[c] == Approx(out(0, c)).margin(1e-5));
+}
