@@ -379,3 +379,30 @@ TEST_CASE("rope: bad input is an error naming the values", "[rope][errors]") {
   Matrix<float> out(6, 8);
   CHECK_THROWS_WITH(linear_attention<float>(f, x, x, x, 1, out, ao), Catch::Contains("features / 2 = 3 frequencies, given 2"));
 }
+
+// docs/rope.md's worked example, verbatim, with its claims checked.
+TEST_CASE("docs/rope.md worked example", "[rope][docs]") {
+  const std::int64_t heads = 4, L = 128, d = 64;
+  Matrix<float> q(heads * L, d), k(heads * L, d);
+  fill_normal<float>(q.view(), RandomStream(3, 1));
+  fill_normal<float>(k.view(), RandomStream(3, 2));
+  const Matrix<float> q0 = q.clone();
+
+  RopeOptions yarn;
+  yarn.scaling = RopeScaling::yarn;
+  yarn.factor = 4;
+  yarn.original_length = 32;
+  apply_rope<float>(q, heads, RopeLayout::half_split, yarn);  // Hugging Face layout
+  apply_rope<float>(k, heads, RopeLayout::half_split, yarn);
+
+  // The same rotation in the interleaved layout, through the permutation helper.
+  Matrix<float> qi(heads * L, d);
+  permute_rope_columns<float>(q, qi, d, RopeLayout::half_split, RopeLayout::interleaved);
+  double factor = rope_attention_factor(yarn);  // 0.1 ln 4 + 1 ≈ 1.139
+
+  CHECK(factor == Approx(1.1386).epsilon(1e-4));
+  Matrix<float> p0(heads * L, d);
+  permute_rope_columns<float>(q0, p0, d, RopeLayout::half_split, RopeLayout::interleaved);
+  apply_rope<float>(p0, heads, RopeLayout::interleaved, yarn);
+  CHECK(max_abs_diff<float>(p0, qi) == 0);
+}
