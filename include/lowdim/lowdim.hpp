@@ -4,6 +4,7 @@
 /// \file
 /// The umbrella header: every public C++ header of lowdim. Modules add their own line.
 
+#include <lowdim/attention.hpp>
 #include <lowdim/error.hpp>
 #include <lowdim/export.hpp>
 #include <lowdim/fwht.hpp>
@@ -13,6 +14,8 @@
 #include <lowdim/lsh.hpp>
 #include <lowdim/matrix.hpp>
 #include <lowdim/random.hpp>
+#include <lowdim/random_features.hpp>
+#include <lowdim/rope.hpp>
 #include <lowdim/rsvd.hpp>
 #include <lowdim/sketch.hpp>
 #include <lowdim/version.hpp>

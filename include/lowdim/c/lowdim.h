@@ -179,3 +179,4 @@ LOWDIM_C_API int lowdim_whitening_load(const char* path, lowdim_whitening** out)
 #endif
 
 #include <lowdim/c/lsh.h>
+#include <lowdim/c/attention.h>
