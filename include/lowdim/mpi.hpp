@@ -13,6 +13,7 @@
 
 #include <lowdim/export.hpp>
 #include <lowdim/io.hpp>
+#include <lowdim/jl.hpp>
 #include <lowdim/matrix.hpp>
 #include <lowdim/rsvd.hpp>
 #include <lowdim/whitening.hpp>
@@ -259,6 +260,25 @@ LOWDIM_API double projection_error(const Communicator& comm, const LocalRows<T>&
 /// Frobenius norm of the row-distributed A, reduced by tree_sum (the same bits on any split).
 template <class T>
 LOWDIM_API double norm_fro(const Communicator& comm, const LocalRows<T>& a, std::int64_t block_rows = 4096);
+
+/// The JL distortion experiment (lowdim::measure_distortion) with its projections spread over
+/// the ranks: every rank holds the whole data set x (the sampled pairs reach any row), the (kind,
+/// k) projections are dealt round-robin in option order, and every rank gets the whole report,
+/// bit-identical to the single-process measure_distortion (each projection's figures depend on
+/// its pairs alone). options.progress is called on each rank for its own projections.
+/// Communication: the results (a few dozen doubles per projection; ratios when kept).
+template <class T>
+LOWDIM_API DistortionReport measure_distortion(const Communicator& comm, ConstMatrixView<T> x,
+                                               const DistortionOptions& options);
+
+/// lowdim::smallest_dim for each kind, the kinds dealt round-robin over the ranks; every rank gets
+/// every answer (nullopt where even max_k does not reach the fraction), bit-identical to the
+/// single-process calls.
+template <class T>
+LOWDIM_API std::vector<std::optional<SmallestDim>> smallest_dims(const Communicator& comm, ConstMatrixView<T> x,
+                                                                 std::span<const SketchKind> kinds, double eps,
+                                                                 double fraction, const DistortionOptions& options,
+                                                                 std::int64_t max_k = 0);
 
 }  // namespace lowdim::mpi
 

@@ -67,6 +67,14 @@ sys.exit(0 if np.array_equal(np.concatenate(parts), np.load('one.npy')) else 1)"
 import numpy as np, sys
 a, b = np.load('one_S.npy'), np.load('single_S.npy')
 sys.exit(0 if np.max(np.abs(a - b) / b) < 1e-10 else 1)" || fail "svd singular values differ from lowdim svd --method rsvd"
+  # jl: the figures are the single-process ones (the projections are dealt over the ranks)
+  "$lowdim" jl --input x32.npy --kinds gaussian,srht,sparse --k 4,8,16 --pairs 400 --target 0.5 --eps 0.3 --json > one.json
+  run $p "$lowdim" jl --input x32.npy --kinds gaussian,srht,sparse --k 4,8,16 --pairs 400 --target 0.5 --eps 0.3 --json > many.json
+  "$python" -c "
+import json, sys
+a, b = json.load(open('one.json')), json.load(open('many.json'))
+same = all(a[key] == b[key] for key in ('results', 'smallest_k', 'pairs', 'min_dim_bound'))
+sys.exit(0 if same and b['ranks'] == $p else 1)" || fail "jl on $p ranks differs from one process"
   # a method that is not distributed is refused, by rank 0 alone
   set +e
   run $p "$lowdim" svd -i x64.npy --rank 4 --method krylov -o no 2> err.txt; status=$?

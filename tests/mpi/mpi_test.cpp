@@ -250,6 +250,49 @@ TEST_CASE("tree_sum: the same bits for any ownership of the blocks", "[mpi]") {
   CHECK(std::abs(plain - one[0]) <= 1e-14);
 }
 
+TEMPLATE_TEST_CASE("JL distortion: projections over the ranks, the single-process report bit for bit", "[mpi]", float,
+                   double) {
+  using T = TestType;
+  const auto x = test::gaussian<T>(300, 64, 21);
+  DistortionOptions o;
+  o.kinds = {SketchKind::gaussian, SketchKind::sparse, SketchKind::srht};
+  o.dims = {8, 16, 128};  // srht rejects 128 > d: skipped, as in one process
+  o.pairs = 500;
+  o.seed = 4;
+  o.keep_ratios = true;
+  const auto one = measure_distortion<T>(x.cview(), o);
+  const auto all = mpi::measure_distortion<T>(world(), x.cview(), o);
+  CHECK(all.pairs == one.pairs);
+  CHECK(all.min_dim_bound == one.min_dim_bound);
+  REQUIRE(all.results.size() == one.results.size());  // the same on every rank: no collective skipped
+  for (std::size_t i = 0; i < one.results.size(); ++i) {
+    const auto &a = all.results[i], &b = one.results[i];
+    CHECK(a.kind == b.kind);
+    CHECK(a.k == b.k);
+    const double fa[] = {a.mean, a.std, a.min, a.max, a.q01, a.q05, a.q50, a.q95, a.q99, a.within_eps,
+                         a.inner_mean_abs_error, a.inner_max_abs_error, a.cosine_mean_abs_error, a.cosine_max_abs_error};
+    const double fb[] = {b.mean, b.std, b.min, b.max, b.q01, b.q05, b.q50, b.q95, b.q99, b.within_eps,
+                         b.inner_mean_abs_error, b.inner_max_abs_error, b.cosine_mean_abs_error, b.cosine_max_abs_error};
+    CHECK(std::memcmp(fa, fb, sizeof fa) == 0);
+    CHECK(same_bits<float>(std::span<const float>(a.ratios), std::span<const float>(b.ratios)));
+  }
+  const SketchKind kinds[] = {SketchKind::gaussian, SketchKind::countsketch};
+  const auto found = mpi::smallest_dims<T>(world(), x.cview(), kinds, 0.3, 0.5, o);
+  // Not reached even at k = d: nullopt on every rank (one process throws).
+  CHECK_FALSE(mpi::smallest_dims<T>(world(), x.cview(), std::span<const SketchKind>(kinds + 1, 1), 0.3, 0.99, o)[0]);
+  CHECK_THROWS_WITH(smallest_dim<T>(x.cview(), kinds[1], 0.3, 0.99, o), Catch::Contains("even k = 64"));
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto ref = smallest_dim<T>(x.cview(), kinds[i], 0.3, 0.5, o);
+    CHECK(found[i].has_value());
+    if (found[i]) CHECK(found[i]->k == ref.k);
+    if (found[i]) CHECK(found[i]->within_eps == ref.within_eps);
+  }
+  // An argument error is every rank's.
+  DistortionOptions bad = o;
+  bad.eps = 2;
+  CHECK_THROWS_WITH(mpi::measure_distortion<T>(world(), x.cview(), bad), Catch::Contains("rank 0:"));
+}
+
 int main(int argc, char** argv) {
   mpi::Environment env(&argc, &argv);
   linalg::set_num_threads(1);
