@@ -22,7 +22,8 @@ PACKAGES_DEMO := dataset-fashion-mnist
 PACKAGES_BENCH := libbenchmark-dev python3-sklearn python3-faiss python3-hnswlib python3-torch python3-threadpoolctl
 PACKAGES_FUZZ := clang libclang-rt-14-dev libomp-dev
 PACKAGES_DOCS := doxygen
-PACKAGES := $(PACKAGES_BUILD) $(PACKAGES_TEST) $(PACKAGES_DEMO) $(PACKAGES_BENCH) $(PACKAGES_FUZZ) $(PACKAGES_DOCS)
+PACKAGES_MPI := libopenmpi-dev openmpi-bin
+PACKAGES := $(PACKAGES_BUILD) $(PACKAGES_TEST) $(PACKAGES_DEMO) $(PACKAGES_BENCH) $(PACKAGES_FUZZ) $(PACKAGES_DOCS) $(PACKAGES_MPI)
 
 # Installs only what is missing; says what to run when it cannot (not root).
 define install_packages
@@ -43,7 +44,7 @@ all: build
 
 deps: ; $(call install_packages,$(PACKAGES))
 deps-build: ; $(call install_packages,$(PACKAGES_BUILD))
-deps-test: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_TEST) $(PACKAGES_DEMO))
+deps-test: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_TEST) $(PACKAGES_DEMO) $(PACKAGES_MPI))
 deps-demo: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_DEMO))
 deps-bench: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_BENCH) $(PACKAGES_DEMO))
 deps-fuzz: ; $(call install_packages,$(PACKAGES_BUILD) $(PACKAGES_FUZZ))

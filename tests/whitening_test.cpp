@@ -828,3 +828,38 @@ TEST_CASE("moments stream IDX (uint8, gzip) through RowReader", "[whitening][io]
   REQUIRE(streamed.dim() == 784);
   CHECK(max_abs_diff<double>(streamed.scatter(), whole.scatter()) <= 64 * eps<double> * max_abs(whole.scatter()));
 }
+
+TEST_CASE("moments about a given shift merge with the bits of update(); state() round-trips exactly",
+          "[whitening][moments]") {
+  // What lowdim::mpi::moments relies on: blocks' moments about the stream's first row, merged in
+  // order, are the moments update() accumulates block after block.
+  auto x = test::gaussian<double>(700, 6, 31);
+  for (std::int64_t i = 0; i < x.rows(); ++i) x(i, 3) += 1e5;
+  Moments sequential(6);
+  std::vector<double> shift(x.row(0), x.row(0) + 6);
+  Moments merged(6, shift);
+  for (std::int64_t r0 = 0; r0 < 700; r0 += 128) {
+    const auto block = x.cview().row_block(r0, std::min<std::int64_t>(128, 700 - r0));
+    sequential.update<double>(block);
+    Moments b(6, shift);
+    b.update<double>(block);
+    // Through state(): what travels between ranks.
+    merged = Moments::from_state(merged.state());
+    merged.merge(Moments::from_state(b.state()));
+  }
+  CHECK(merged.count() == 700);
+  CHECK(std::memcmp(merged.mean().data(), sequential.mean().data(), 6 * sizeof(double)) == 0);
+  for (std::int64_t i = 0; i < 6; ++i)
+    CHECK(std::memcmp(merged.scatter().row(i), sequential.scatter().row(i), 6 * sizeof(double)) == 0);
+  // Without the common shift, blocks merged by merge() agree to rounding only.
+  Moments other(6);
+  for (std::int64_t r0 = 0; r0 < 700; r0 += 128) {
+    Moments b(6);
+    b.update<double>(x.cview().row_block(r0, std::min<std::int64_t>(128, 700 - r0)));
+    other.merge(b);
+  }
+  CHECK(test::max_abs_diff<double>(other.scatter(), sequential.scatter()) <= 1e-9 * 700);
+  CHECK_THROWS_WITH(Moments(6, std::vector<double>(5, 0.0)), Catch::Contains("the shift has 5 values"));
+  CHECK_THROWS_WITH(Moments::from_state(std::vector<double>{2, 1, 0, 0, 1}), Catch::Contains("holds 12 values, not 5"));
+  CHECK_THROWS_WITH(Moments::from_state(std::vector<double>{-1, 0, 0, 0}), Catch::Contains("not valid"));
+}

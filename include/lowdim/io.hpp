@@ -159,6 +159,11 @@ LOWDIM_API void write_npy(const std::string& path, ConstMatrixView<T> m);
 /// Writes a 1-D .npy of values.size() entries, atomically.
 template <class T>
 LOWDIM_API void write_npy(const std::string& path, std::span<const T> values);
+/// The preamble and header write_npy puts before the data of a rows × cols array of T (float or
+/// double; version 1.0, C order, little-endian, padded so the data start 64-byte aligned), for
+/// writers that place the data themselves (liblowdim_mpi's MPI-IO writer).
+template <class T>
+LOWDIM_API std::string npy_header(std::int64_t rows, std::int64_t cols);
 /// .fvecs (float32 rows) and .ivecs (int32 rows), atomically; rows ≥ 1 and
 /// 1 ≤ cols < 2^31 (invalid_argument otherwise: an empty .fvecs cannot be read back).
 LOWDIM_API void write_fvecs(const std::string& path, ConstMatrixView<float> m);

@@ -42,6 +42,12 @@ class LOWDIM_API Moments {
   Moments() = default;
   /// Empty moments of d-dimensional rows.
   explicit Moments(std::int64_t dim, ScatterPrecision precision = ScatterPrecision::double_precision);
+  /// Empty moments whose mean is held relative to `shift` (d values) instead of the first row
+  /// seen. Moments of consecutive batches, each about the same shift (the first row of the
+  /// whole stream), merge with the same bits as update() called on the batches in turn: the
+  /// distributed fold (lowdim::mpi::moments) relies on it.
+  Moments(std::int64_t dim, std::span<const double> shift,
+          ScatterPrecision precision = ScatterPrecision::double_precision);
   Moments(Moments&&) noexcept = default;  ///< Takes other's state.
   Moments& operator=(Moments&&) noexcept = default;  ///< Takes other's state.
   Moments clone() const;  ///< An independent copy.
@@ -64,6 +70,13 @@ class LOWDIM_API Moments {
   /// scatter / (count − ddof), d × d. Throws unless count > ddof.
   Matrix<double> covariance(std::int64_t ddof = 1) const;
 
+  /// The exact state as one flat array (dim, count, precision, whether the shift was given,
+  /// shift, offset, scatter), for sending moments between processes: from_state() rebuilds
+  /// moments with the same bits, so merges continue exactly as in one process.
+  std::vector<double> state() const;
+  /// Moments from a state() array; invalid_argument when its size or header is inconsistent.
+  static Moments from_state(std::span<const double> state);
+
   /// Moments of every row of a .npy (memory-mapped, zero-copy when the dtype allows), IDX or
   /// .fvecs file, read block_rows rows at a time: memory O(block_rows · d + d²) whatever the
   /// file's size. Float files are accumulated as float batches, others as double.
@@ -80,6 +93,7 @@ class LOWDIM_API Moments {
   // The mean is held as shift + offset (shift: the first row seen), so differences of
   // means in merge() stay accurate for data far from the origin; mean_ caches the sum.
   std::vector<double> shift_, offset_, mean_;
+  bool fixed_shift_ = false;  // shift_ given by the constructor, not taken from the first row
   Matrix<double> scatter_;
 };
 

@@ -285,6 +285,14 @@ void write_npy(AtomicFile& file, std::span<const T> values) {
   write_values(file, values.data(), static_cast<std::int64_t>(values.size()));
 }
 
+template <class T>
+std::string npy_header(std::int64_t rows, std::int64_t cols) {
+  LOWDIM_CHECK(rows >= 0 && cols >= 0, "npy_header: the shape {} x {} is negative", rows, cols);
+  return npy_header<T>(std::vector<std::int64_t>{rows, cols});
+}
+template LOWDIM_API std::string npy_header<float>(std::int64_t, std::int64_t);
+template LOWDIM_API std::string npy_header<double>(std::int64_t, std::int64_t);
+
 template LOWDIM_API void write_npy<float>(AtomicFile&, ConstMatrixView<float>);
 template LOWDIM_API void write_npy<double>(AtomicFile&, ConstMatrixView<double>);
 template LOWDIM_API void write_npy<float>(AtomicFile&, std::span<const float>);

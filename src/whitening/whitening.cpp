@@ -255,6 +255,16 @@ Moments::Moments(std::int64_t dim, ScatterPrecision precision)
   scatter_ = Matrix<double>(dim, dim);
 }
 
+Moments::Moments(std::int64_t dim, std::span<const double> shift, ScatterPrecision precision)
+    : Moments(dim, precision) {
+  LOWDIM_CHECK_SHAPE(static_cast<std::int64_t>(shift.size()) == dim,
+                     "moments: the shift has {} values, the moments are of dimension {}", shift.size(), dim);
+  LOWDIM_CHECK(std::all_of(shift.begin(), shift.end(), [](double v) { return std::isfinite(v); }),
+               "moments: the shift must be finite");
+  shift_.assign(shift.begin(), shift.end());
+  fixed_shift_ = true;
+}
+
 Moments Moments::clone() const {
   Moments m;
   m.dim_ = dim_;
@@ -263,7 +273,47 @@ Moments Moments::clone() const {
   m.shift_ = shift_;
   m.offset_ = offset_;
   m.mean_ = mean_;
+  m.fixed_shift_ = fixed_shift_;
   m.scatter_ = scatter_.clone();
+  return m;
+}
+
+std::vector<double> Moments::state() const {
+  const auto d = static_cast<std::size_t>(dim_);
+  std::vector<double> out;
+  out.reserve(4 + 2 * d + d * d);
+  out.push_back(static_cast<double>(dim_));
+  out.push_back(static_cast<double>(count_));
+  out.push_back(precision_ == ScatterPrecision::block_float ? 1.0 : 0.0);
+  out.push_back(fixed_shift_ ? 1.0 : 0.0);
+  if (dim_ == 0) return out;
+  out.insert(out.end(), shift_.begin(), shift_.end());
+  out.insert(out.end(), offset_.begin(), offset_.end());
+  for (std::int64_t i = 0; i < dim_; ++i) out.insert(out.end(), scatter_.row(i), scatter_.row(i) + dim_);
+  return out;
+}
+
+Moments Moments::from_state(std::span<const double> state) {
+  LOWDIM_CHECK(state.size() >= 4, "moments: a state holds at least 4 values, not {}", state.size());
+  const double dim = state[0], count = state[1];
+  LOWDIM_CHECK(dim >= 0 && dim <= 1e8 && dim == std::floor(dim) && count >= 0 && count == std::floor(count) &&
+                   (state[2] == 0 || state[2] == 1) && (state[3] == 0 || state[3] == 1),
+               "moments: the state's header (dim {}, count {}) is not valid", dim, count);
+  const auto d = static_cast<std::size_t>(dim);
+  LOWDIM_CHECK(state.size() == (d == 0 ? 4 : 4 + 2 * d + d * d),
+               "moments: a state of dimension {} holds {} values, not {}", d, 4 + 2 * d + d * d, state.size());
+  Moments m;
+  if (d == 0) return m;
+  m = Moments(static_cast<std::int64_t>(d), state[2] == 1 ? ScatterPrecision::block_float
+                                                          : ScatterPrecision::double_precision);
+  m.count_ = static_cast<std::int64_t>(count);
+  m.fixed_shift_ = state[3] == 1;
+  const double* p = state.data() + 4;
+  m.shift_.assign(p, p + d);
+  m.offset_.assign(p + d, p + 2 * d);
+  for (std::size_t i = 0; i < d; ++i)
+    std::copy(p + 2 * d + i * d, p + 2 * d + (i + 1) * d, m.scatter_.row(static_cast<std::int64_t>(i)));
+  m.refresh_mean();
   return m;
 }
 
@@ -279,7 +329,7 @@ void Moments::update(ConstMatrixView<T> batch) {
   if (batch.rows() == 0) return;
   const std::int64_t n = batch.rows(), d = dim_;
   // The first row ever seen is the shift: every later mean is stored relative to it.
-  if (count_ == 0)
+  if (count_ == 0 && !fixed_shift_)
     for (std::int64_t j = 0; j < d; ++j) shift_[static_cast<std::size_t>(j)] = static_cast<double>(batch(0, j));
   const std::vector<double> offset_b = batch_mean(batch, shift_, "moments: update");
   // The batch's own scatter about the batch mean.

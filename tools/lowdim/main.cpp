@@ -2,6 +2,7 @@
 // (command.hpp); this file only parses, dispatches and maps errors to exit statuses.
 
 #include "command.hpp"
+#include "mpi_handover.hpp"
 
 #include <lowdim/error.hpp>
 #include <lowdim/version.hpp>
@@ -13,6 +14,7 @@
 
 int main(int argc, char** argv) {
   using namespace lowdim::cli;
+  if (const int status = hand_over_to_mpi(argv); status >= 0) return status;  // under mpirun: lowdim-mpi
   CLI::App app{"lowdim: dimensionality reduction and randomized linear algebra", "lowdim"};
   app.set_version_flag("--version", std::string("lowdim ") + lowdim::version());
   app.require_subcommand(1);

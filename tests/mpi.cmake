@@ -1,0 +1,28 @@
+# liblowdim_mpi under mpirun with 1 to 4 ranks (oversubscribed on small machines), and the
+# distributed CLI (tests/mpi/cli_mpi.sh). Only when the MPI layer is built (LOWDIM_WITH_MPI).
+if(NOT TARGET lowdim_mpi)
+  return()
+endif()
+add_executable(lowdim_mpi_tests ${CMAKE_CURRENT_SOURCE_DIR}/mpi/mpi_test.cpp)
+target_link_libraries(lowdim_mpi_tests PRIVATE lowdim_mpi Catch2::Catch2 lowdim_build_flags)
+target_compile_definitions(lowdim_mpi_tests PRIVATE LOWDIM_SOURCE_DIR="${PROJECT_SOURCE_DIR}" LOWDIM_BINARY_DIR="${PROJECT_BINARY_DIR}")
+# Root in CI containers; one BLAS/OpenMP thread per rank (the ranks share the cores).
+set(LOWDIM_MPI_TEST_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+    OPENBLAS_NUM_THREADS=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none)
+foreach(ranks 1 2 3 4)
+  add_test(NAME "mpi: library on ${ranks} ranks"
+    COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe -np ${ranks} $<TARGET_FILE:lowdim_mpi_tests>)
+  set_tests_properties("mpi: library on ${ranks} ranks" PROPERTIES TIMEOUT 180
+    ENVIRONMENT "${LOWDIM_MPI_TEST_ENV}")
+endforeach()
+
+# The distributed CLI: `mpirun -np P lowdim ...` hands over to lowdim-mpi.
+if(TARGET lowdim_cli AND TARGET lowdim_mpi_cli)
+  find_package(Python3 COMPONENTS Interpreter QUIET)
+  foreach(mode 1 2 3 4 failures)
+    add_test(NAME "mpi: cli ${mode}"
+      COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/cli_mpi.sh $<TARGET_FILE:lowdim_cli> ${MPIEXEC_EXECUTABLE}
+              ${Python3_EXECUTABLE} ${mode})
+    set_tests_properties("mpi: cli ${mode}" PROPERTIES TIMEOUT 300)
+  endforeach()
+endif()
