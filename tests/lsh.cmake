@@ -19,6 +19,13 @@ set_target_properties(lsh_c_test PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON
 target_link_libraries(lsh_c_test PRIVATE lowdim::lowdim m lowdim_build_flags)
 add_test(NAME "lsh c api" COMMAND lsh_c_test ${CMAKE_CURRENT_BINARY_DIR})
 
+# The Python binding (python/bind_lsh.cpp) and lowdim.sklearn.LSHNeighbors.
+if(TARGET lowdim_python)
+  add_test(NAME "python lsh" COMMAND ${Python3_EXECUTABLE} -m unittest -v test_lsh
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR}/python)
+  set_tests_properties("python lsh" PROPERTIES ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>/.." TIMEOUT 300)
+endif()
+
 if(NOT TARGET lowdim_cli OR NOT EXISTS /usr/bin/python3)
   message(STATUS "lsh CLI tests: skipped (needs the lowdim CLI and /usr/bin/python3)")
   return()

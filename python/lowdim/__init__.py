@@ -8,7 +8,8 @@ and the same seed gives the same numbers on any number of threads. Errors are
 
 Modules: random projection (``RandomProjection``, ``Sketch``, ``min_dim``,
 ``measure_distortion``), randomized SVD (``svd``), whitening and PCA (``Whitening``,
-``bert_whitening``, ``Pca``), files (``read``, ``write_npy``). scikit-learn estimators are in
+``bert_whitening``, ``Pca``), nearest neighbours (``exact_knn``, ``LshHasher``,
+``LshIndex``), files (``read``, ``write_npy``). scikit-learn estimators are in
 ``lowdim.sklearn``.
 """
 from . import _lowdim
