@@ -57,6 +57,9 @@ py::dict stats_to_dict(const std::vector<LshQueryStats>& stats) {
   d["hash_seconds"] = th;
   d["lookup_seconds"] = tl;
   d["rerank_seconds"] = tr;
+  py::array_t<double> er(n);
+  for (py::ssize_t i = 0; i < n; ++i) er.mutable_at(i) = stats[static_cast<std::size_t>(i)].estimated_recall;
+  d["estimated_recall"] = er;
   return d;
 }
 
@@ -85,6 +88,62 @@ class PyLshIndex {
     });
   }
 
+  static py::tuple tune(const py::array& data, std::int64_t k, double target_recall, std::int64_t memory_bytes,
+                        const std::string& family, const std::string& metric, std::int64_t max_tables,
+                        std::int64_t holdout, std::int64_t sketch_dim, bool center, double width, std::int64_t cp_dim,
+                        std::uint64_t seed) {
+    const LshTuneOptions o = tune_options(k, target_recall, memory_bytes, family, metric, max_tables, holdout,
+                                          sketch_dim, center, width, cp_dim, seed);
+    LshTuneResult r;
+    std::optional<PyLshIndex> index;
+    by_dtype(data, [&]<class T>() -> py::object {
+      auto in = as_input<T>(data, "LshIndex.tune");
+      {
+        py::gil_scoped_release release;
+        index.emplace(Variant(build_tuned_lsh<T>(in.view, o, &r)));
+      }
+      return py::none();
+    });
+    return py::make_tuple(std::move(*index), tune_to_dict(r));
+  }
+
+  static LshTuneOptions tune_options(std::int64_t k, double target_recall, std::int64_t memory_bytes,
+                                     const std::string& family, const std::string& metric, std::int64_t max_tables,
+                                     std::int64_t holdout, std::int64_t sketch_dim, bool center, double width,
+                                     std::int64_t cp_dim, std::uint64_t seed) {
+    LshTuneOptions o;
+    o.family = parse_lsh_family(family);
+    o.metric = parse_metric(metric);
+    o.k = k;
+    o.target_recall = target_recall;
+    o.memory_bytes = memory_bytes;
+    o.max_tables = max_tables;
+    o.holdout = holdout;
+    o.sketch_dim = sketch_dim;
+    o.center = center;
+    o.family_options = family_options(width, cp_dim);
+    o.seed = seed;
+    return o;
+  }
+
+  static py::dict tune_to_dict(const LshTuneResult& r) {
+    py::dict d;
+    d["family"] = std::string(r.options.family.name());
+    d["tables"] = r.options.tables;
+    d["hashes"] = r.options.hashes;
+    d["probes"] = r.probes;
+    d["bucket_width"] = r.options.family_options.width;
+    d["cp_dim"] = r.options.family_options.cp_dim;
+    d["model_recall"] = r.model_recall;
+    d["recall"] = r.recall;
+    d["candidates"] = r.candidates;
+    d["adaptive_recall"] = r.adaptive_recall;
+    d["adaptive_probes"] = r.adaptive_probes;
+    d["memory_bytes"] = r.memory_bytes;
+    d["holdout"] = r.holdout;
+    return d;
+  }
+
   static PyLshIndex load(const std::string& path) {
     py::gil_scoped_release release;
     const std::string precision = ArchiveReader(path, "lowdim.lsh").get_string("precision");
@@ -93,11 +152,12 @@ class PyLshIndex {
   }
 
   py::tuple knn(const py::array& queries, std::int64_t k, std::int64_t probes, std::int64_t candidates,
-                std::int64_t rerank) const {
+                std::int64_t rerank, double target_recall) const {
     LshQueryOptions q;
     q.probes = probes;
     q.candidates = candidates;
     q.rerank = rerank;
+    q.target_recall = target_recall;
     return std::visit(
         [&]<class T>(const LshIndex<T>& index) -> py::tuple {
           auto in = as_input<T>(queries, "LshIndex.knn");
@@ -192,6 +252,39 @@ void bind_lsh(py::module_& m) {
         return out;
       },
       "The registered LSH families as (name, summary) pairs: simhash, cross_polytope, pstable.");
+
+  m.def(
+      "lsh_collision_probability",
+      [](const std::string& family, double s, double width, std::int64_t cp_dim) {
+        return lowdim::lsh_collision_probability(parse_lsh_family(family), s, family_options(width, cp_dim));
+      },
+      py::arg("family"), py::arg("s"), py::arg("width") = 0.0, py::arg("cp_dim") = 0,
+      "The collision probability of one hash function for a pair at s: the angle in [0, pi] for\n"
+      "simhash (1 - s/pi) and cross_polytope (simulated for cp_dim, cached), the distance for pstable\n"
+      "(Datar et al., bucket width `width`).");
+  m.def(
+      "tune_lsh",
+      [](const py::array& data, std::int64_t k, double target_recall, std::int64_t memory_bytes,
+         const std::string& family, const std::string& metric, std::int64_t max_tables, std::int64_t holdout,
+         std::int64_t sketch_dim, bool center, double width, std::int64_t cp_dim, std::uint64_t seed) {
+        const LshTuneOptions o = PyLshIndex::tune_options(k, target_recall, memory_bytes, family, metric, max_tables,
+                                                          holdout, sketch_dim, center, width, cp_dim, seed);
+        std::optional<LshTuneResult> r;
+        by_dtype(data, [&]<class T>() -> py::object {
+          auto in = as_input<T>(data, "tune_lsh");
+          {
+            py::gil_scoped_release release;
+            r.emplace(lowdim::tune_lsh<T>(in.view, o));
+          }
+          return py::none();
+        });
+        return PyLshIndex::tune_to_dict(*r);
+      },
+      py::arg("data"), py::arg("k") = 10, py::arg("target_recall") = 0.9, py::arg("memory_bytes") = 0,
+      py::arg("family") = "simhash", py::arg("metric") = "euclidean", py::arg("max_tables") = 32,
+      py::arg("holdout") = 0, py::arg("sketch_dim") = 0, py::arg("center") = true, py::arg("width") = 0.0,
+      py::arg("cp_dim") = 0, py::arg("seed") = 0,
+      "The tuner alone (no index over all of data): the report of LshIndex.tune, as a dict.");
 
   m.def("exact_knn", &exact_knn_py, py::arg("base"), py::arg("queries"), py::arg("k") = 10,
         py::arg("metric") = "euclidean",
@@ -314,24 +407,35 @@ void bind_lsh(py::module_& m) {
                   "Reads an index written by save (float32 or float64 as saved); IoError for a missing,\n"
                   "corrupt or truncated file")
       .def("save", &PyLshIndex::save, py::arg("path"), "Writes the index atomically (archive lowdim.lsh)")
+      .def_static("tune", &PyLshIndex::tune, py::arg("data"), py::arg("k") = 10, py::arg("target_recall") = 0.9,
+                  py::arg("memory_bytes") = 0, py::arg("family") = "simhash", py::arg("metric") = "euclidean",
+                  py::arg("max_tables") = 32, py::arg("holdout") = 0, py::arg("sketch_dim") = 0,
+                  py::arg("center") = true, py::arg("width") = 0.0, py::arg("cp_dim") = 0, py::arg("seed") = 0,
+                  "Tunes K, L and the probes for recall@k >= target_recall on held-out rows of data within\n"
+                  "memory_bytes (the index's memory_bytes, data included; 0: no budget), then builds the index\n"
+                  "over all of data. Returns (index, report): report a dict with family, tables, hashes, probes,\n"
+                  "model_recall, recall (held-out, at probes), candidates, adaptive_recall, adaptive_probes,\n"
+                  "memory_bytes, holdout. Query with knn(probes=report['probes']) or knn(target_recall=...).")
       .def("knn", &PyLshIndex::knn, py::arg("queries"), py::arg("k") = 10, py::arg("probes") = 0,
-           py::arg("candidates") = 0, py::arg("rerank") = 0,
+           py::arg("candidates") = 0, py::arg("rerank") = 0, py::arg("target_recall") = 0.0,
            "The k nearest neighbours of each query row: returns (ids, distances, stats), ids and\n"
            "distances q x k (ascending, ties to the smaller id), stats a dict of per-query arrays\n"
            "(candidates, unique_candidates, probes, extra_probes, scanned, hash_seconds,\n"
            "lookup_seconds, rerank_seconds). probes: buckets looked up in all (>= tables; 0: one per\n"
            "table); candidates: probe until this many unique candidates; rerank: exact re-ranks after\n"
-           "the sketch stage. Exactly k whenever the index holds k points (more probes, then a scan).")
+           "the sketch stage; target_recall: adaptive mode, probe per query until the collision model's\n"
+           "recall reaches it (probes caps; 0: off; stats['estimated_recall'] gives the model's value).\n"
+           "Exactly k whenever the index holds k points (more probes, then a scan).")
       .def(
           "kneighbors",
           [](const PyLshIndex& self, const py::array& x, std::int64_t n_neighbors, bool return_distance,
-             std::int64_t probes, std::int64_t candidates) -> py::object {
-            py::tuple r = self.knn(x, n_neighbors, probes, candidates, 0);
+             std::int64_t probes, std::int64_t candidates, double target_recall) -> py::object {
+            py::tuple r = self.knn(x, n_neighbors, probes, candidates, 0, target_recall);
             if (!return_distance) return r[0];
             return py::make_tuple(r[1], r[0]);
           },
           py::arg("X"), py::arg("n_neighbors") = 10, py::arg("return_distance") = true, py::arg("probes") = 0,
-          py::arg("candidates") = 0,
+          py::arg("candidates") = 0, py::arg("target_recall") = 0.0,
           "As scikit-learn's NearestNeighbors.kneighbors: (distances, ids), or ids alone with\n"
           "return_distance=False")
       .def("insert", &PyLshIndex::insert, py::arg("rows"),

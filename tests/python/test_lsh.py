@@ -101,7 +101,7 @@ class Index(unittest.TestCase):
             self.assertTrue((stats["unique_candidates"] <= stats["candidates"]).all() or
                             stats["scanned"].any())
             self.assertEqual(set(stats), {"candidates", "unique_candidates", "probes", "extra_probes", "scanned",
-                                          "hash_seconds", "lookup_seconds", "rerank_seconds"})
+                                          "hash_seconds", "lookup_seconds", "rerank_seconds", "estimated_recall"})
             r.append(recall(ids, self.truth))
         self.assertLess(r[0], r[2])
         self.assertGreater(r[2], 0.9)
@@ -179,6 +179,27 @@ class Index(unittest.TestCase):
             index.knn(self.queries, k=1, probes=2)
         with self.assertRaisesRegex(lowdim.InvalidArgument, "unknown LSH family 'minhash'"):
             lowdim.LshIndex.build(self.base, family="minhash")
+
+    def test_tuner_and_adaptive_mode(self):
+        budget = self.base.nbytes + 2000 * 120
+        index, report = lowdim.LshIndex.tune(self.base, k=10, target_recall=0.9, memory_bytes=budget, seed=2)
+        self.assertLessEqual(index.memory_bytes, budget)
+        self.assertEqual(report["memory_bytes"], index.memory_bytes)
+        self.assertEqual((report["tables"], report["hashes"]), (index.tables, index.hashes))
+        self.assertGreaterEqual(report["recall"], 0.9)
+        ids, _, _ = index.knn(self.queries, k=10, probes=report["probes"])
+        self.assertGreaterEqual(recall(ids, self.truth), 0.9)
+        ids, _, stats = index.knn(self.queries, k=10, target_recall=0.9)
+        self.assertGreaterEqual(recall(ids, self.truth), 0.88)
+        self.assertTrue((stats["estimated_recall"] >= 0.9).any())
+        again = lowdim.tune_lsh(self.base, k=10, target_recall=0.9, memory_bytes=budget, seed=2)
+        self.assertEqual((again["tables"], again["hashes"], again["probes"]),
+                         (report["tables"], report["hashes"], report["probes"]))
+        with self.assertRaisesRegex(lowdim.InvalidArgument, "memory budget of 1000 bytes is below"):
+            lowdim.tune_lsh(self.base, memory_bytes=1000)
+        self.assertAlmostEqual(lowdim.lsh_collision_probability("simhash", np.pi / 3), 2 / 3)
+        self.assertLess(lowdim.lsh_collision_probability("pstable", 2.0, width=1.0),
+                        lowdim.lsh_collision_probability("pstable", 1.0, width=1.0))
 
     def test_concurrent_queries_equal_sequential(self):
         index = lowdim.LshIndex.build(self.base, tables=10, hashes=12, seed=3)
