@@ -68,10 +68,10 @@ struct Table {
       slots[at] = static_cast<std::uint32_t>(b + 1);
     }
   }
-  /// The bucket of key, or −1.
-  std::int64_t find(std::uint64_t key) const noexcept {
+  /// The bucket of key, or −1, searching from slot `at` (mix(key) & mask).
+  std::int64_t find_from(std::uint64_t at, std::uint64_t key) const noexcept {
     const std::uint64_t* k = keys.span().data();
-    for (std::uint64_t at = mix(key) & mask;; at = (at + 1) & mask) {
+    for (;; at = (at + 1) & mask) {
       const std::uint32_t b = slots[at];
       if (b == 0) return -1;
       if (k[b - 1] == key) return static_cast<std::int64_t>(b) - 1;
@@ -405,6 +405,15 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
     std::vector<detail::ProbeSequence::Probe> probed;
     detail::ProbeSequence sequence;
     detail::ProbeModel model;
+    struct Ahead {
+      detail::ProbeSequence::Probe probe;
+      std::uint64_t key;
+      std::int64_t first, last;  // the hash slot, then the bucket's range of ids
+    };
+    std::vector<Ahead> ahead;
+    std::size_t ahead_pos = 0;
+    std::vector<std::uint64_t> base_keys(static_cast<std::size_t>(L));
+    const bool packed = s.bits_per_value > 0 && K * s.bits_per_value <= 64;
     const T mean_norm2 = s.centering ? detail::dot(s.mean.data(), s.mean.data(), d) : T(0);
     const std::int64_t row_bytes = d * static_cast<std::int64_t>(sizeof(T));
 #pragma omp for schedule(dynamic)
@@ -448,31 +457,82 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
           ranked.clear();
           sketched.clear();
           probed.clear();
-          detail::ProbeSequence::Probe probe;
-          auto probe_once = [&]() {
-            if (!sequence.next(probe)) return false;
-            const std::int64_t* base = h.row(i) + probe.table * K;
-            std::copy(base, base + K, values.begin());
-            const auto& list = perturbations[static_cast<std::size_t>(probe.table)];
-            for (std::uint64_t set = probe.set; set != 0; set &= set - 1) {
+          // Probes go through a short pipeline: a batch of the sequence's next probes has its
+          // keys computed and hash slots prefetched, then its keys, offsets and ids, so the
+          // cache misses of a batch overlap; each probe is then consumed in order.
+          ahead.clear();
+          ahead_pos = 0;
+          if (packed)
+            for (std::int64_t t = 0; t < L; ++t)
+              base_keys[static_cast<std::size_t>(t)] = detail::table_key(h.row(i) + t * K, K, s.bits_per_value);
+          auto key_of = [&](const detail::ProbeSequence::Probe& pr) {
+            const auto& list = perturbations[static_cast<std::size_t>(pr.table)];
+            const std::int64_t* own = h.row(i) + pr.table * K;
+            if (packed) {
+              std::uint64_t key = base_keys[static_cast<std::size_t>(pr.table)];
+              for (std::uint64_t set = pr.set; set != 0; set &= set - 1) {
+                const auto& pert = list[static_cast<std::size_t>(std::countr_zero(set))];
+                key ^= (static_cast<std::uint64_t>(own[pert.function]) ^ static_cast<std::uint64_t>(pert.value))
+                       << (pert.function * s.bits_per_value);
+              }
+              return key;
+            }
+            std::copy(own, own + K, values.begin());
+            for (std::uint64_t set = pr.set; set != 0; set &= set - 1) {
               const auto& pert = list[static_cast<std::size_t>(std::countr_zero(set))];
               values[static_cast<std::size_t>(pert.function)] = pert.value;
             }
-            const std::uint64_t key = detail::table_key(values.data(), K, s.bits_per_value);
-            const Table& table = s.tables[static_cast<std::size_t>(probe.table)];
-            ++st.probes;
-            if (adaptive) probed.push_back(probe);
-            const std::int64_t at = table.find(key);
-            if (at >= 0) {
-              const std::int32_t* bucket_ids = table.ids.span().data();
-              const auto first = table.offsets[static_cast<std::size_t>(at)], last = table.offsets[static_cast<std::size_t>(at) + 1];
-              st.candidates += last - first;
-              for (std::int64_t r = first; r < last; ++r) {
-                const std::int32_t id = bucket_ids[r];
-                if (stamp[static_cast<std::size_t>(id)] == epoch) continue;
-                stamp[static_cast<std::size_t>(id)] = epoch;
-                if (s.is_live(id)) candidates.push_back(id);
+            return detail::table_key(values.data(), K, s.bits_per_value);
+          };
+          auto refill = [&](std::int64_t want) {
+            ahead.clear();
+            ahead_pos = 0;
+            detail::ProbeSequence::Probe pr;
+            while (static_cast<std::int64_t>(ahead.size()) < want && sequence.next(pr)) {
+              const std::uint64_t key = key_of(pr);
+              const Table& tb = s.tables[static_cast<std::size_t>(pr.table)];
+              const std::uint64_t slot = Table::mix(key) & tb.mask;
+              __builtin_prefetch(&tb.slots[slot]);
+              ahead.push_back({pr, key, static_cast<std::int64_t>(slot), 0});
+            }
+            for (auto& e : ahead) {
+              const Table& tb = s.tables[static_cast<std::size_t>(e.probe.table)];
+              const std::uint32_t b0 = tb.slots[static_cast<std::size_t>(e.first)];
+              if (b0 != 0) __builtin_prefetch(tb.keys.span().data() + (b0 - 1));
+            }
+            for (auto& e : ahead) {
+              const Table& tb = s.tables[static_cast<std::size_t>(e.probe.table)];
+              e.first = tb.find_from(static_cast<std::uint64_t>(e.first), e.key);
+              if (e.first >= 0) __builtin_prefetch(tb.offsets.span().data() + e.first);
+            }
+            for (auto& e : ahead) {
+              const Table& tb = s.tables[static_cast<std::size_t>(e.probe.table)];
+              if (e.first < 0) {
+                e.first = e.last = 0;
+                continue;
               }
+              const auto at = static_cast<std::size_t>(e.first);
+              e.first = tb.offsets[at];
+              e.last = tb.offsets[at + 1];
+              __builtin_prefetch(tb.ids.span().data() + e.first);
+            }
+          };
+          // One probe; want: how many the caller will take at most (the batch size).
+          auto probe_once = [&](std::int64_t want) {
+            if (ahead_pos == ahead.size()) {
+              refill(std::clamp<std::int64_t>(want, 1, 16));
+              if (ahead.empty()) return false;
+            }
+            const Ahead& e = ahead[ahead_pos++];
+            ++st.probes;
+            if (adaptive) probed.push_back(e.probe);
+            const std::int32_t* bucket_ids = s.tables[static_cast<std::size_t>(e.probe.table)].ids.span().data();
+            st.candidates += e.last - e.first;
+            for (std::int64_t r = e.first; r < e.last; ++r) {
+              const std::int32_t id = bucket_ids[r];
+              if (stamp[static_cast<std::size_t>(id)] == epoch) continue;
+              stamp[static_cast<std::size_t>(id)] = epoch;
+              if (s.is_live(id)) candidates.push_back(id);
             }
             return true;
           };
@@ -514,7 +574,7 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
           if (adaptive) {
             std::int64_t next_check = L;
             while (st.probes < probe_target && budget_left()) {
-              if (!probe_once()) break;
+              if (!probe_once(std::min(next_check, probe_target) - st.probes)) break;
               if (st.probes < next_check || static_cast<std::int64_t>(candidates.size()) < k) continue;
               // The current k best; a true neighbour missed is at least as close as the k-th, so
               // it is found with at least the probability of a point at their largest parameter.
@@ -536,12 +596,12 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
             }
           } else {
             while (st.probes < probe_target && budget_left())
-              if (!probe_once()) break;
+              if (!probe_once(probe_target - st.probes)) break;
           }
           if (static_cast<std::int64_t>(candidates.size()) < k) {
             st.extra_probes = true;
             while (static_cast<std::int64_t>(candidates.size()) < k && st.probes < extra_limit)
-              if (!probe_once()) break;
+              if (!probe_once(extra_limit - st.probes)) break;
           }
           if (static_cast<std::int64_t>(candidates.size()) < k) {
             st.scanned = true;

@@ -224,3 +224,61 @@ class Index(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SklearnLSHNeighbors(unittest.TestCase):
+    """lowdim.sklearn.LSHNeighbors: scikit-learn's estimator checks, and NearestNeighbors' answers."""
+
+    def test_check_estimator(self):
+        import warnings
+        from sklearn.exceptions import SkipTestWarning
+        from sklearn.utils.estimator_checks import check_estimator
+        from lowdim.sklearn import LSHNeighbors
+        for est in (LSHNeighbors(), LSHNeighbors(algorithm="lsh", n_tables=4, n_hashes=8, random_state=0),
+                    LSHNeighbors(algorithm="lsh", family="pstable", n_tables=3, target_recall=0.9),
+                    LSHNeighbors(algorithm="brute", metric="cosine")):
+            with self.subTest(estimator=repr(est)):
+                ran = 0
+                for e, check in check_estimator(est, generate_only=True):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", SkipTestWarning)
+                        try:
+                            check(e)
+                        except unittest.SkipTest:
+                            continue
+                    ran += 1
+                self.assertGreater(ran, 25)
+
+    def test_agrees_with_nearest_neighbors(self):
+        import pickle
+        from sklearn.neighbors import NearestNeighbors
+        from lowdim.sklearn import LSHNeighbors
+        both = clustered(3100, 20, 30, 8).astype(np.float32)
+        x, q = both[:3000], both[3000:]
+        ref = NearestNeighbors(n_neighbors=10).fit(x)
+        ref_d, ref_i = ref.kneighbors(q)
+        for est in (LSHNeighbors(n_neighbors=10, algorithm="brute"),
+                    LSHNeighbors(n_neighbors=10, algorithm="lsh", n_tables=10, n_hashes=12, n_probes=200,
+                                 random_state=1),
+                    LSHNeighbors(n_neighbors=10, algorithm="tuned", target_recall=0.9, random_state=1)):
+            with self.subTest(algorithm=est.algorithm):
+                est.fit(x)
+                d, i = est.kneighbors(q)
+                self.assertEqual(d.dtype, np.float32)
+                self.assertGreaterEqual(recall(i, ref_i), 0.9 if est.algorithm != "brute" else 0.999)
+                np.testing.assert_allclose(d, np.linalg.norm(q[:, None] - x[i], axis=-1), rtol=1e-4, atol=1e-4)
+                # X=None: each indexed row's neighbours without itself, as scikit-learn.
+                si = est.kneighbors(n_neighbors=3, return_distance=False)
+                self.assertEqual(si.shape, (3000, 3))
+                self.assertFalse((si == np.arange(3000)[:, None]).any())
+                g = est.kneighbors_graph(q, mode="distance")
+                self.assertEqual(g.shape, (100, 3000))
+                self.assertEqual(g.nnz, 1000)
+                np.testing.assert_allclose(np.sort(g.toarray(), axis=1)[:, -10:].max(1), d[:, -1], rtol=1e-5)
+                clone = pickle.loads(pickle.dumps(est))
+                np.testing.assert_array_equal(clone.kneighbors(q)[1], i)
+        self.assertIsNotNone(est.tuning_)
+        with self.assertRaisesRegex(ValueError, "Expected n_neighbors <= n_samples_fit"):
+            LSHNeighbors(algorithm="lsh").fit(x[:5]).kneighbors(q, n_neighbors=6)
+        with self.assertRaisesRegex(ValueError, "algorithm must be"):
+            LSHNeighbors(algorithm="kd_tree").fit(x)
