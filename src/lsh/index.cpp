@@ -413,6 +413,8 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
     std::vector<Ahead> ahead;
     std::size_t ahead_pos = 0;
     std::vector<std::uint64_t> base_keys(static_cast<std::size_t>(L));
+    std::vector<double> top_params, parameter_cache(adaptive ? static_cast<std::size_t>(s.count) : 0);
+    std::vector<std::uint32_t> parameter_stamp(adaptive ? static_cast<std::size_t>(s.count) : 0, 0);
     const bool packed = s.bits_per_value > 0 && K * s.bits_per_value <= 64;
     const T mean_norm2 = s.centering ? detail::dot(s.mean.data(), s.mean.data(), d) : T(0);
     const std::int64_t row_bytes = d * static_cast<std::int64_t>(sizeof(T));
@@ -451,6 +453,7 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
           t0 = Clock::now();
           if (++epoch == 0) {
             std::fill(stamp.begin(), stamp.end(), 0);
+            std::fill(parameter_stamp.begin(), parameter_stamp.end(), 0);
             epoch = 1;
           }
           candidates.clear();
@@ -536,6 +539,19 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
             }
             return true;
           };
+          // The adaptive mode keeps the k best so far in a max-heap as distances come in.
+          top.clear();
+          sketched_top.clear();
+          auto keep_best = [&](auto& heap, const auto& e) {
+            if (static_cast<std::int64_t>(heap.size()) < k) {
+              heap.push_back(e);
+              std::push_heap(heap.begin(), heap.end());
+            } else if (e < heap.front()) {
+              std::pop_heap(heap.begin(), heap.end());
+              heap.back() = e;
+              std::push_heap(heap.begin(), heap.end());
+            }
+          };
           // Distances of the candidates not yet ranked: on the sketch when there is one, else exact.
           auto rank_exact = [&]() {
             for (std::size_t r = ranked.size(); r < candidates.size(); ++r) {
@@ -544,6 +560,7 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
                 for (std::int64_t byte = 0; byte < row_bytes; byte += 64) __builtin_prefetch(next + byte);
               }
               ranked.push_back({s.distance(qrow, qnorm, candidates[r]), candidates[r]});
+              if (adaptive) keep_best(top, ranked.back());
             }
           };
           auto rank_sketch = [&]() {
@@ -553,6 +570,7 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
                 for (std::int64_t byte = 0; byte < s.options.sketch_dim * 4; byte += 64) __builtin_prefetch(next + byte);
               }
               sketched.push_back({s.sketch_distance(qs.row(i), static_cast<float>(qnorm), candidates[r]), candidates[r]});
+              if (adaptive) keep_best(sketched_top, sketched.back());
             }
           };
           // The model's parameter of a point: its angle to the centred query (angular families)
@@ -570,29 +588,47 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
             if (cnorm <= 0 || den2 <= 0) return std::numbers::pi / 2;
             return std::acos(std::clamp(num / (cnorm * std::sqrt(den2)), -1.0, 1.0));
           };
+          auto cached_parameter = [&](std::int64_t id) -> double {
+            const auto u = static_cast<std::size_t>(id);
+            if (parameter_stamp[u] != epoch) {
+              parameter_stamp[u] = epoch;
+              parameter_cache[u] = parameter(id);
+            }
+            return parameter_cache[u];
+          };
           auto budget_left = [&] { return query.candidates == 0 || static_cast<std::int64_t>(candidates.size()) < query.candidates; };
           if (adaptive) {
             std::int64_t next_check = L;
             while (st.probes < probe_target && budget_left()) {
               if (!probe_once(std::min(next_check, probe_target) - st.probes)) break;
               if (st.probes < next_check || static_cast<std::int64_t>(candidates.size()) < k) continue;
-              // The current k best; a true neighbour missed is at least as close as the k-th, so
-              // it is found with at least the probability of a point at their largest parameter.
-              double worst = 0;
+              // The model's recall estimate: the mean found-probability of the current k best
+              // (taken for the true k nearest), from their parameters; evaluated at the
+              // largest (a lower bound: stop at once if it suffices), the median and the
+              // smallest, and interpolated in between.
+              top_params.clear();
               if (s.sketch) {
                 rank_sketch();
-                sketched_top.assign(sketched.begin(), sketched.end());
-                std::nth_element(sketched_top.begin(), sketched_top.begin() + (k - 1), sketched_top.end());
-                for (std::int64_t r = 0; r < k; ++r) worst = std::max(worst, parameter(sketched_top[static_cast<std::size_t>(r)].id));
+                for (const auto& e : sketched_top) top_params.push_back(cached_parameter(e.id));
               } else {
                 rank_exact();
-                top.assign(ranked.begin(), ranked.end());
-                std::nth_element(top.begin(), top.begin() + (k - 1), top.end());
-                for (std::int64_t r = 0; r < k; ++r) worst = std::max(worst, parameter(top[static_cast<std::size_t>(r)].id));
+                for (const auto& e : top) top_params.push_back(cached_parameter(e.id));
               }
-              st.estimated_recall = model.found_probability(worst, probed, perturbations);
+              std::sort(top_params.begin(), top_params.end());
+              const double p_hi = model.found_probability(top_params.back(), probed, perturbations);
+              st.estimated_recall = p_hi;
+              if (p_hi < query.target_recall && k > 1) {
+                const std::int64_t mid = (k - 1) / 2;
+                const double p_lo = model.found_probability(top_params.front(), probed, perturbations);
+                const double p_mid = mid > 0 ? model.found_probability(top_params[static_cast<std::size_t>(mid)], probed, perturbations) : p_lo;
+                double sum = 0;
+                for (std::int64_t r = 0; r < k; ++r)
+                  sum += r <= mid ? (mid > 0 ? p_lo + (p_mid - p_lo) * static_cast<double>(r) / static_cast<double>(mid) : p_lo)
+                                  : p_mid + (p_hi - p_mid) * static_cast<double>(r - mid) / static_cast<double>(k - 1 - mid);
+                st.estimated_recall = sum / static_cast<double>(k);
+              }
               if (st.estimated_recall >= query.target_recall) break;
-              next_check = std::max(st.probes + std::max<std::int64_t>(1, L / 2), st.probes + st.probes / 8);
+              next_check = std::max(st.probes + std::max<std::int64_t>(1, L / 2), st.probes + st.probes / 5);
             }
           } else {
             while (st.probes < probe_target && budget_left())

@@ -203,10 +203,10 @@ class LOWDIM_API ProbeModel {
   /// P(a point with parameter s is in at least one of the probed buckets).
   double found_probability(double s, const std::vector<ProbeSequence::Probe>& probes,
                            const std::vector<std::vector<Perturbation>>& perturbations);
-  /// Sets the parameter s of the point that log_probability is about.
+  /// Sets the parameter s of the point that probability is about.
   void set_parameter(double s);
-  /// log P(the point of set_parameter lies in the bucket of probe).
-  double log_probability(const ProbeSequence::Probe& probe, const std::vector<std::vector<Perturbation>>& perturbations) const;
+  /// P(the point of set_parameter lies in the bucket of probe).
+  double probability(const ProbeSequence::Probe& probe, const std::vector<std::vector<Perturbation>>& perturbations) const;
 
  private:
   LshFamily family_;
@@ -215,7 +215,8 @@ class LOWDIM_API ProbeModel {
   const CrossPolytopeModel* cp_ = nullptr;
   std::vector<std::int64_t> values_;  // pstable: the query's hash values
   std::vector<double> position_;  // simhash |a_j·q|/‖q‖; pstable the fraction p_j − h_j
-  std::vector<double> log_own_, log_left_, log_right_, table_base_, log_rank_, mass_;
+  double alternative(const Perturbation& pert, std::size_t j) const;
+  std::vector<double> own_, left_, right_, table_own_, rank_, mass_;
 };
 
 /// pstable's default bucket width for data: 4 × the median distance of 64 sampled points to

@@ -25,7 +25,6 @@ namespace detail {
 namespace {
 
 double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::numbers::sqrt2); }
-double safe_log(double p) { return p > 1e-300 ? std::log(p) : -690.0; }
 
 CrossPolytopeModel simulate_cross_polytope(std::int64_t c) {
   constexpr int G = CrossPolytopeModel::grid, R = CrossPolytopeModel::ranks;
@@ -133,10 +132,10 @@ void ProbeModel::reset(LshFamily family, const T* p, const std::int64_t* h, std:
     cp_ = &cross_polytope_model(cp_dim);
   }
   (void)width;
-  log_own_.resize(static_cast<std::size_t>(m));
-  log_left_.resize(static_cast<std::size_t>(m));
-  log_right_.resize(static_cast<std::size_t>(m));
-  table_base_.resize(static_cast<std::size_t>(tables));
+  own_.resize(static_cast<std::size_t>(m));
+  left_.resize(static_cast<std::size_t>(m));
+  right_.resize(static_cast<std::size_t>(m));
+  table_own_.resize(static_cast<std::size_t>(tables));
   mass_.resize(static_cast<std::size_t>(tables));
 }
 
@@ -151,8 +150,8 @@ void ProbeModel::set_parameter(double s) {
       if (st <= 0) f = ct > 0 ? 0.0 : 1.0;
       else if (qnorm_ <= 0) f = 0.5;
       else f = normal_cdf(-position_[u] * ct / st);
-      log_own_[u] = safe_log(1 - f);
-      log_left_[u] = log_right_[u] = safe_log(f);
+      own_[u] = 1 - f;
+      left_[u] = right_[u] = f;
     }
   } else if (family_ == LshFamily::pstable) {
     const double sigma = std::max(s, 0.0) / bucket_width_;
@@ -160,52 +159,66 @@ void ProbeModel::set_parameter(double s) {
       const auto u = static_cast<std::size_t>(j);
       const double phi = position_[u];
       if (sigma <= 0) {
-        log_own_[u] = 0;
-        log_left_[u] = log_right_[u] = safe_log(0);
+        own_[u] = 1;
+        left_[u] = right_[u] = 0;
         continue;
       }
       const double a = normal_cdf(-phi / sigma), b = normal_cdf((1 - phi) / sigma);
-      log_own_[u] = safe_log(b - a);
-      log_left_[u] = safe_log(a - normal_cdf((-1 - phi) / sigma));
-      log_right_[u] = safe_log(normal_cdf((2 - phi) / sigma) - b);
+      own_[u] = b - a;
+      left_[u] = a - normal_cdf((-1 - phi) / sigma);
+      right_[u] = normal_cdf((2 - phi) / sigma) - b;
     }
   } else {
-    log_rank_.resize(CrossPolytopeModel::ranks);
-    for (std::int64_t r = 0; r < CrossPolytopeModel::ranks; ++r) log_rank_[static_cast<std::size_t>(r)] = safe_log(cp_->at(r, s));
-    std::fill(log_own_.begin(), log_own_.end(), log_rank_[0]);
+    rank_.resize(CrossPolytopeModel::ranks);
+    for (std::int64_t r = 0; r < CrossPolytopeModel::ranks; ++r) rank_[static_cast<std::size_t>(r)] = cp_->at(r, s);
+    std::fill(own_.begin(), own_.end(), rank_[0]);
   }
   for (std::int64_t t = 0; t < tables_; ++t) {
-    double sum = 0;
-    for (std::int64_t j = 0; j < hashes_; ++j) sum += log_own_[static_cast<std::size_t>(t * hashes_ + j)];
-    table_base_[static_cast<std::size_t>(t)] = sum;
+    double product = 1;
+    for (std::int64_t j = 0; j < hashes_; ++j) product *= own_[static_cast<std::size_t>(t * hashes_ + j)];
+    table_own_[static_cast<std::size_t>(t)] = product;
   }
 }
 
-double ProbeModel::log_probability(const ProbeSequence::Probe& probe,
-                                   const std::vector<std::vector<Perturbation>>& perturbations) const {
+double ProbeModel::alternative(const Perturbation& pert, std::size_t j) const {
+  if (family_ == LshFamily::cross_polytope)
+    return rank_[static_cast<std::size_t>(std::min<std::int32_t>(pert.rank, CrossPolytopeModel::ranks - 1))];
+  if (family_ == LshFamily::pstable) return pert.value < values_[j] ? left_[j] : right_[j];
+  return left_[j];
+}
+
+double ProbeModel::probability(const ProbeSequence::Probe& probe,
+                               const std::vector<std::vector<Perturbation>>& perturbations) const {
   const auto t = static_cast<std::size_t>(probe.table);
-  double lp = table_base_[t];
   const auto& list = perturbations[t];
+  const auto first = static_cast<std::size_t>(probe.table * hashes_);
+  double p = table_own_[t];
+  if (p > 0) {
+    for (std::uint64_t set = probe.set; set != 0; set &= set - 1) {
+      const Perturbation& pert = list[static_cast<std::size_t>(std::countr_zero(set))];
+      const std::size_t j = first + static_cast<std::size_t>(pert.function);
+      p *= alternative(pert, j) / own_[j];
+    }
+    return p;
+  }
+  // A function cannot keep its value: the product over the functions, perturbed ones replaced.
+  std::uint64_t changed = 0;
+  p = 1;
   for (std::uint64_t set = probe.set; set != 0; set &= set - 1) {
     const Perturbation& pert = list[static_cast<std::size_t>(std::countr_zero(set))];
-    const auto j = static_cast<std::size_t>(probe.table * hashes_ + pert.function);
-    double alt;
-    if (family_ == LshFamily::cross_polytope)
-      alt = log_rank_[static_cast<std::size_t>(std::min<std::int32_t>(pert.rank, CrossPolytopeModel::ranks - 1))];
-    else if (family_ == LshFamily::pstable)
-      alt = pert.value < values_[j] ? log_left_[j] : log_right_[j];
-    else
-      alt = log_left_[j];
-    lp += alt - log_own_[j];
+    changed |= 1ull << pert.function;
+    p *= alternative(pert, first + static_cast<std::size_t>(pert.function));
   }
-  return lp;
+  for (std::int64_t j = 0; j < hashes_; ++j)
+    if (!(changed >> j & 1u)) p *= own_[first + static_cast<std::size_t>(j)];
+  return p;
 }
 
 double ProbeModel::found_probability(double s, const std::vector<ProbeSequence::Probe>& probes,
                                      const std::vector<std::vector<Perturbation>>& perturbations) {
   set_parameter(s);
   std::fill(mass_.begin(), mass_.end(), 0.0);
-  for (const auto& probe : probes) mass_[static_cast<std::size_t>(probe.table)] += std::exp(log_probability(probe, perturbations));
+  for (const auto& probe : probes) mass_[static_cast<std::size_t>(probe.table)] += probability(probe, perturbations);
   double missed = 1;
   for (const double m : mass_) missed *= 1 - std::min(1.0, m);
   return 1 - missed;

@@ -209,7 +209,7 @@ LshTuneResult tune_lsh(In<T> data, const LshTuneOptions& o) {
             else cands[g] += (1 - missed) * static_cast<double>(nb) / static_cast<double>(Qm * R);
             ++g;
           }
-          if (r < probes.size()) mass[static_cast<std::size_t>(probes[r].table)] += std::exp(model.log_probability(probes[r], perturbations));
+          if (r < probes.size()) mass[static_cast<std::size_t>(probes[r].table)] += model.probability(probes[r], perturbations);
         }
       }
     }
