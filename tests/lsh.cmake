@@ -19,6 +19,13 @@ set_target_properties(lsh_c_test PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON
 target_link_libraries(lsh_c_test PRIVATE lowdim::lowdim m lowdim_build_flags)
 add_test(NAME "lsh c api" COMMAND lsh_c_test ${CMAKE_CURRENT_BINARY_DIR})
 
+# The Python binding (python/bind_lsh.cpp) and lowdim.sklearn.LSHNeighbors.
+if(TARGET lowdim_python)
+  add_test(NAME "python lsh" COMMAND ${Python3_EXECUTABLE} -m unittest -v test_lsh
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR}/python)
+  set_tests_properties("python lsh" PROPERTIES ENVIRONMENT "PYTHONPATH=$<TARGET_FILE_DIR:lowdim_python>/.." TIMEOUT 300)
+endif()
+
 if(NOT TARGET lowdim_cli OR NOT EXISTS /usr/bin/python3)
   message(STATUS "lsh CLI tests: skipped (needs the lowdim CLI and /usr/bin/python3)")
   return()
@@ -80,3 +87,19 @@ lsh_cli(eval 0 "probes +recall +q/s +candidates" REQUIRES lsh_data SETS lsh_eval
        --hashes 6 --probe-list 4,16,64 --json ${_lsh_dir}/eval.json --plot ${_lsh_dir}/eval.svg)
 lsh_cli(eval_check 0 "eval ok" REQUIRES lsh_eval ARGS ${_py} -c
   "import json, xml.dom.minidom as m; j=json.load(open('${_lsh_dir}/eval.json')); r=j['results']; assert [x['probes'] for x in r]==[4,16,64]; assert all(set(x)=={'family','tables','hashes','probes','recall','qps','candidates'} for x in r); assert r[0]['family']=='pstable' and r[0]['tables']==4 and r[0]['hashes']==6; assert r[-1]['recall']>=r[0]['recall']; s=m.parse('${_lsh_dir}/eval.svg'); assert 'exact' in open('${_lsh_dir}/eval.svg').read(); print('eval ok')")
+# The tuner from the CLI: tables, hashes and probes chosen for a recall on held-out rows within a budget.
+lsh_cli(build_tuned 0 "tuned simhash for recall@10 >= 0.9: [0-9]+ tables x [0-9]+ hashes, [0-9]+ probes; held-out recall 0\\.9.*budget 200000\\)" REQUIRES lsh_data SETS lsh_tuned
+  ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/tuned.lsh --target-recall 0.9 --k 10 --memory 200000)
+lsh_cli(query_adaptive 0 "100 queries in" REQUIRES lsh_tuned SETS lsh_adaptive
+  ARGS ${_cli} lsh query --index ${_lsh_dir}/tuned.lsh --queries ${_lsh_dir}/queries.npy --k 10 --target-recall 0.9
+       --output ${_lsh_dir}/ids_adaptive.npy --json ${_lsh_dir}/stats_adaptive.json)
+lsh_cli(query_adaptive_check 0 "adaptive ok" REQUIRES lsh_adaptive ARGS ${_py} -c
+  "import numpy as np, json; d='${_lsh_dir}'; b=np.load(d+'/base.npy'); q=np.load(d+'/queries.npy'); i=np.load(d+'/ids_adaptive.npy'); s=json.load(open(d+'/stats_adaptive.json')); t=np.argsort(((q[:,None,:]-b[None])**2).sum(-1),1)[:,:10]; r=np.mean([len(set(a)&set(c))/10 for a,c in zip(i,t)]); assert r>=0.88, r; e=[x['estimated_recall'] for x in s['per_query']]; assert min(e)>=0.9, min(e); print('adaptive ok', r)")
+lsh_cli(build_tuned_small_budget 2 "the memory budget of 1000 bytes is below the [0-9]+ bytes that the data \\(500 × 16\\) and one table need" REQUIRES lsh_data
+  ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/never.lsh --target-recall 0.9 --memory 1000)
+lsh_cli(build_tuned_bad_size 1 "--memory '12Q' is not a size in bytes" REQUIRES lsh_data
+  ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/never.lsh --target-recall 0.9 --memory 12Q)
+lsh_cli(build_tuned_fixed_tables 1 "--tables is chosen by the tuner" REQUIRES lsh_data
+  ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/never.lsh --target-recall 0.9 --tables 4)
+lsh_cli(build_memory_needs_target 1 "--memory requires --target-recall" REQUIRES lsh_data
+  ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/never.lsh --memory 1M)

@@ -393,3 +393,223 @@ TEST_CASE("LshIndex: the same seed gives the same index bits and answers on 1 an
       for (std::int64_t j = 0; j < 10; ++j) REQUIRE(a(i, j) == b(i, j));
   }
 }
+
+// ---- The collision model, the adaptive queries and the tuner ----------------------------
+
+#include "lsh/lsh_internal.hpp"
+
+namespace {
+
+// x at angle theta from q: cos θ·q̂ + sin θ·û, û a random direction orthogonal to q.
+Matrix<double> at_angle(const std::vector<double>& q, double theta, std::int64_t n, std::uint64_t seed) {
+  const auto d = static_cast<std::int64_t>(q.size());
+  auto g = gaussian<double>(n, d, seed);
+  double qq = 0;
+  for (const double v : q) qq += v * v;
+  Matrix<double> x(n, d);
+  for (std::int64_t i = 0; i < n; ++i) {
+    double gq = 0, uu = 0;
+    for (std::int64_t j = 0; j < d; ++j) gq += g(i, j) * q[static_cast<std::size_t>(j)];
+    for (std::int64_t j = 0; j < d; ++j) {
+      g(i, j) -= gq / qq * q[static_cast<std::size_t>(j)];
+      uu += g(i, j) * g(i, j);
+    }
+    for (std::int64_t j = 0; j < d; ++j)
+      x(i, j) = std::cos(theta) * q[static_cast<std::size_t>(j)] / std::sqrt(qq) + std::sin(theta) * g(i, j) / std::sqrt(uu);
+  }
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("The simhash and pstable models give the probability of the probed buckets for a given query",
+          "[lsh][model]") {
+  // One query, one hasher; many points at a fixed angle (distance): the fraction that lands
+  // in the union of the first probes must be the model's found-probability.
+  const std::int64_t d = 256, L = 3, K = 6, n = 4000;
+  auto qm = gaussian<double>(1, d, 5);
+  std::vector<double> q(qm.data(), qm.data() + d);
+  for (const LshFamily family : {LshFamily::simhash, LshFamily::pstable}) {
+    for (const double theta : {1.0, 1.4}) {
+      CAPTURE(family.name(), theta);
+      LshFamilyOptions fo;
+      if (family == LshFamily::pstable) fo.width = 40.0;
+      const LshHasher hasher(family, d, L * K, 17, fo);
+      // pstable: x at distance c from q in a random direction (|q| = 16 · the angle).
+      Matrix<double> x = at_angle(q, theta, n, 77);
+      double qn = 0;
+      for (const double v : q) qn += v * v;
+      qn = std::sqrt(qn);
+      const double c = 16 * theta;
+      if (family == LshFamily::pstable)
+        for (std::int64_t i = 0; i < n; ++i) {
+          // x = q + c·u, u the unit direction of (x − q̂) for a random orthogonal part
+          double uu = 0;
+          std::vector<double> u(static_cast<std::size_t>(d));
+          for (std::int64_t j = 0; j < d; ++j) uu += std::pow(u[static_cast<std::size_t>(j)] = x(i, j) - q[static_cast<std::size_t>(j)] / qn, 2);
+          for (std::int64_t j = 0; j < d; ++j) x(i, j) = q[static_cast<std::size_t>(j)] + c * u[static_cast<std::size_t>(j)] / std::sqrt(uu);
+        }
+      Matrix<double> qrow(1, d);
+      std::copy(q.begin(), q.end(), qrow.data());
+      Matrix<double> p(1, L * K);
+      hasher.project<double>(qrow, p.view());
+      Matrix<std::int64_t> h(1, L * K);
+      hasher.hash_projections<double>(p, h.view());
+      Matrix<std::int64_t> hx(n, L * K);
+      hasher.hash<double>(x, hx.view());
+      std::vector<std::vector<detail::Perturbation>> perts(L);
+      for (std::int64_t t = 0; t < L; ++t) detail::table_perturbations(family, p.row(0) + t * K, h.row(0) + t * K, K, 1, perts[t]);
+      detail::ProbeSequence seq;
+      seq.reset(&perts);
+      std::vector<detail::ProbeSequence::Probe> probes;
+      detail::ProbeSequence::Probe probe;
+      for (int i = 0; i < 12 && seq.next(probe); ++i) probes.push_back(probe);
+      detail::ProbeModel model;
+      model.reset<double>(family, p.row(0), h.row(0), L, K, 1, qn, fo.width, 0);
+      const double predicted = model.found_probability(family == LshFamily::pstable ? c : theta, probes, perts);
+      std::int64_t found = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        bool hit = false;
+        for (const auto& pr : probes) {
+          std::vector<std::int64_t> v(h.row(0) + pr.table * K, h.row(0) + (pr.table + 1) * K);
+          for (std::uint64_t s = pr.set; s != 0; s &= s - 1) {
+            const auto& pe = perts[pr.table][std::countr_zero(s)];
+            v[pe.function] = pe.value;
+          }
+          hit = hit || std::equal(v.begin(), v.end(), hx.row(i) + pr.table * K);
+        }
+        found += hit;
+      }
+      const double observed = static_cast<double>(found) / n;
+      CAPTURE(predicted, observed);
+      REQUIRE(predicted > 0.02);
+      REQUIRE(predicted < 0.98);
+      // simhash's model is exact; pstable's neglects the correlation of a·q and a·(x − q) and
+      // the spread of |a|² around d (a few per cent at d = 256).
+      REQUIRE(std::abs(observed - predicted) < (family == LshFamily::simhash ? 5 * std::sqrt(predicted * (1 - predicted) / n) : 0.06));
+    }
+  }
+}
+
+TEST_CASE("lsh_collision_probability: the formulas, and cross-polytope's simulation against the hasher",
+          "[lsh][model]") {
+  REQUIRE(lsh_collision_probability(LshFamily::simhash, std::numbers::pi / 4, {}) == Approx(0.75));
+  LshFamilyOptions w4;
+  w4.width = 4;
+  // Datar et al.: p(c = w) = 1 − 2Φ(−1) − 2/√(2π)·(1 − e^{−1/2}) ≈ 0.368748.
+  REQUIRE(lsh_collision_probability(LshFamily::pstable, 4.0, w4) == Approx(0.368748).epsilon(1e-5));
+  REQUIRE(lsh_collision_probability(LshFamily::pstable, 0.0, w4) == 1.0);
+  REQUIRE_THROWS_WITH(lsh_collision_probability(LshFamily::pstable, 1.0, {}), Contains("needs a width w > 0, got 0"));
+  REQUIRE_THROWS_WITH(lsh_collision_probability(LshFamily::cross_polytope, 1.0, {}), Contains("cp_dim a power of two"));
+  REQUIRE_THROWS_WITH(lsh_collision_probability(LshFamily::simhash, -1.0, {}), Contains("≥ 0, got -1"));
+  LshFamilyOptions cp;
+  cp.cp_dim = 64;
+  const LshHasher hasher(LshFamily::cross_polytope, 64, 200, 3, cp);
+  for (const double theta : {0.4, 0.8, 1.2}) {
+    CAPTURE(theta);
+    auto qm = gaussian<double>(40, 64, 8);
+    std::int64_t same = 0, total = 0;
+    for (std::int64_t i = 0; i < 40; ++i) {
+      std::vector<double> q(qm.row(i), qm.row(i) + 64);
+      Matrix<double> both(2, 64);
+      std::copy(q.begin(), q.end(), both.row(0));
+      const auto x = at_angle(q, theta, 1, 100 + i);
+      std::copy(x.row(0), x.row(0) + 64, both.row(1));
+      Matrix<std::int64_t> h(2, 200);
+      hasher.hash<double>(both, h.view());
+      for (std::int64_t f = 0; f < 200; ++f) same += h(0, f) == h(1, f);
+      total += 200;
+    }
+    const double p = lsh_collision_probability(LshFamily::cross_polytope, theta, cp);
+    REQUIRE(p < lsh_collision_probability(LshFamily::cross_polytope, theta - 0.2, cp));
+    require_binomial(static_cast<double>(same) / total, p, 2000, 6);  // the model's own sampling error counts too
+  }
+}
+
+TEST_CASE("LshIndex: the adaptive mode reaches its target recall with fewer probes on easy queries", "[lsh][adaptive]") {
+  const auto data = clustered<float>(4000, 32, 31);
+  const auto queries = clustered<float>(200, 32, 32);
+  Matrix<std::int64_t> truth(200, 10);
+  Matrix<float> truth_d(200, 10);
+  exact_knn<float>(data, queries, 10, Metric::euclidean, truth.view(), truth_d.view());
+  for (const LshFamily family : lsh_families()) {
+    for (const std::int64_t sketch : {0, 16}) {
+      CAPTURE(family.name(), sketch);
+      LshIndexOptions o{.family = family, .tables = 8,
+                        .hashes = family == LshFamily::cross_polytope ? 2 : family == LshFamily::pstable ? 10 : 18,
+                        .seed = 5, .sketch_dim = sketch};
+      const LshIndex<float> index(data, o);
+      for (const double target : {0.8, 0.95}) {
+        Matrix<std::int64_t> ids(200, 10);
+        Matrix<float> dist(200, 10);
+        std::vector<LshQueryStats> stats;
+        index.knn(queries, 10, {.target_recall = target}, ids.view(), dist.view(), &stats);
+        const double r = recall<float>(ids, truth);
+        std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = 0;
+        double mean = 0;
+        for (const auto& s : stats) {
+          lo = std::min(lo, s.probes), hi = std::max(hi, s.probes);
+          mean += static_cast<double>(s.probes) / 200;
+          if (s.probes < 64 * 8 && !s.extra_probes) REQUIRE(s.estimated_recall >= target);
+        }
+        CAPTURE(target, r, lo, hi, mean);
+        REQUIRE(r >= target - 0.01);
+        REQUIRE(lo < hi);  // per query: some stop early
+        REQUIRE(mean < 64 * 8);
+      }
+    }
+  }
+  // The cap and the checks.
+  const LshIndex<float> index(data, {.tables = 4, .hashes = 16});
+  Matrix<std::int64_t> ids(200, 10);
+  Matrix<float> dist(200, 10);
+  std::vector<LshQueryStats> stats;
+  index.knn(queries, 10, {.probes = 6, .target_recall = 0.999}, ids.view(), dist.view(), &stats);
+  for (const auto& s : stats) REQUIRE((s.probes <= 6 || s.extra_probes));
+  REQUIRE_THROWS_WITH(index.knn(queries, 10, {.target_recall = 1.0}, ids.view(), dist.view()),
+                      Contains("target_recall must be in (0, 1) (0: off), got 1"));
+}
+
+TEST_CASE("tune_lsh meets the target recall on held-out queries within the memory budget", "[lsh][tune]") {
+  const auto data = clustered<float>(6000, 32, 41);
+  const auto fresh = clustered<float>(300, 32, 42);  // not in the data
+  Matrix<std::int64_t> truth(300, 10);
+  Matrix<float> truth_d(300, 10);
+  exact_knn<float>(data, fresh, 10, Metric::euclidean, truth.view(), truth_d.view());
+  const std::int64_t data_bytes = 6000 * 32 * 4;
+  for (const LshFamily family : lsh_families()) {
+    CAPTURE(family.name());
+    LshTuneOptions o{.family = family, .k = 10, .target_recall = 0.9, .memory_bytes = data_bytes + 6000 * 80, .seed = 1};
+    LshTuneResult r;
+    const LshIndex<float> index = build_tuned_lsh<float>(data, o, &r);
+    CAPTURE(r.options.tables, r.options.hashes, r.probes, r.model_recall, r.recall, r.adaptive_recall, r.memory_bytes);
+    REQUIRE(index.memory_bytes() <= o.memory_bytes);
+    REQUIRE(r.memory_bytes == index.memory_bytes());
+    REQUIRE(r.recall >= 0.9);
+    REQUIRE(r.probes >= r.options.tables);
+    Matrix<std::int64_t> ids(300, 10);
+    Matrix<float> dist(300, 10);
+    index.knn(fresh, 10, {.probes = r.probes}, ids.view(), dist.view());
+    const double achieved = recall<float>(ids, truth);
+    CAPTURE(achieved);
+    REQUIRE(achieved >= 0.9);
+    index.knn(fresh, 10, {.target_recall = 0.9}, ids.view(), dist.view());
+    REQUIRE(recall<float>(ids, truth) >= 0.89);
+    // A tighter budget: fewer tables, still within it.
+    o.memory_bytes = data_bytes + 6000 * 30;
+    LshTuneResult tight;
+    const LshIndex<float> small = build_tuned_lsh<float>(data, o, &tight);
+    CAPTURE(tight.options.tables);
+    REQUIRE(small.memory_bytes() <= o.memory_bytes);
+    REQUIRE(tight.options.tables < r.options.tables);
+    // Same seed, same choice.
+    const LshTuneResult again = tune_lsh<float>(data, o);
+    REQUIRE(again.options.tables == tight.options.tables);
+    REQUIRE(again.options.hashes == tight.options.hashes);
+    REQUIRE(again.probes == tight.probes);
+  }
+  REQUIRE_THROWS_WITH(tune_lsh<float>(data, {.memory_bytes = data_bytes}),
+                      Contains("the memory budget of 768000 bytes is below the"));
+  REQUIRE_THROWS_WITH(tune_lsh<float>(data, {.target_recall = 1.5}), Contains("target_recall must be in (0, 1), got 1.5"));
+  REQUIRE_THROWS_WITH(tune_lsh<float>(data.block(0, 0, 50, 32), {}), Contains("50 rows are too few"));
+}

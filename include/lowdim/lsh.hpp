@@ -168,6 +168,11 @@ struct LshQueryOptions {
   /// sketch stage (0: max(20·k, 200)); a non-zero value on an index without a sketch is an
   /// invalid_argument.
   std::int64_t rerank = 0;
+  /// Adaptive mode (0: off), in (0, 1): per query, probe in the multi-probe order until the
+  /// family's collision model (docs/lsh.md) says a point as close as the current k-th best
+  /// is found with at least this probability; probes is then the cap (0: 64·tables), and the
+  /// candidate budget still applies.
+  double target_recall = 0;
 };
 
 /// What answering one query took.
@@ -180,6 +185,9 @@ struct LshQueryStats {
   double hash_seconds = 0;             ///< hashing (the batch's share) and probe generation
   double lookup_seconds = 0;           ///< bucket lookups and deduplication
   double rerank_seconds = 0;           ///< exact distances and top-k
+  /// Adaptive mode: the model's probability of finding a point as close as the k-th result
+  /// when probing stopped (0 outside the adaptive mode, or when it stopped before k candidates).
+  double estimated_recall = 0;
 };
 
 /// An LSH index over the rows of a matrix (ids 0, 1, …; inserted rows continue the ids).
@@ -219,9 +227,9 @@ class LOWDIM_API LshIndex {
   /// that is not in the index (unknown or already removed); nothing is removed then.
   void remove(std::span<const std::int64_t> ids);
 
-  /// Bytes the index holds: data, norms, tables, live bitset.
+  /// Bytes the index holds: data, norms, tables (with their bucket hash slots), sketch, live bitset.
   std::int64_t memory_bytes() const noexcept;
-  /// Bytes of the tables alone (keys, offsets, ids) per live point.
+  /// Bytes of the tables alone (keys, offsets, ids, bucket hash slots) per live point.
   double table_bytes_per_point() const noexcept;
 
   /// Writes the index atomically (archive kind "lowdim.lsh", version 1).
@@ -238,6 +246,57 @@ class LOWDIM_API LshIndex {
   explicit LshIndex(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+/// The collision probability of one hash function for a pair at parameter s: the angle
+/// θ ∈ [0, π] for the angular families (simhash 1 − θ/π; cross_polytope simulated for
+/// options.cp_dim and cached), the distance c for pstable (Datar et al.'s formula with
+/// w = options.width). invalid_argument for s < 0 or missing width / cp_dim.
+LOWDIM_API double lsh_collision_probability(LshFamily family, double s, const LshFamilyOptions& options);
+
+/// What the tuner aims at.
+struct LshTuneOptions {
+  LshFamily family = LshFamily::simhash;  ///< The family to tune.
+  Metric metric = Metric::euclidean;      ///< The distance of the neighbours.
+  std::int64_t k = 10;                    ///< Neighbours per query.
+  double target_recall = 0.9;             ///< recall@k to reach on held-out queries, in (0, 1).
+  /// Budget for LshIndex::memory_bytes() of the index over all the data (0: none). The data
+  /// itself counts; the tuner picks the most tables that fit (at most max_tables).
+  std::int64_t memory_bytes = 0;
+  std::int64_t max_tables = 32;            ///< Upper bound on L.
+  std::int64_t holdout = 0;                ///< Held-out queries (0: n/10 within [20, 300]).
+  std::int64_t sketch_dim = 0;             ///< As LshIndexOptions::sketch_dim.
+  bool center = true;                      ///< As LshIndexOptions::center.
+  LshFamilyOptions family_options;         ///< As LshIndexOptions::family_options.
+  std::uint64_t seed = 0;                  ///< The index seed and the held-out draw.
+};
+
+/// The tuner's choice and what it measured.
+struct LshTuneResult {
+  LshIndexOptions options;       ///< Family, K, L and the rest: build the index with these.
+  std::int64_t probes = 0;       ///< Probes reaching the target on the held-out queries.
+  double model_recall = 0;       ///< The model's recall for (K, L, probes) before the check.
+  double recall = 0;             ///< recall@k measured on the held-out queries with probes.
+  double candidates = 0;         ///< Mean unique candidates per held-out query with probes.
+  double adaptive_recall = 0;    ///< recall@k of the adaptive mode (target_recall) on them.
+  double adaptive_probes = 0;    ///< Its mean probes per query.
+  std::int64_t memory_bytes = 0; ///< Estimated memory_bytes() of the index over all the data.
+  std::int64_t holdout = 0;      ///< Held-out queries used.
+};
+
+/// Tunes an index for data (n × d, a sample of it or all of it): holds out queries, takes
+/// their exact neighbours, picks L (the most tables the memory budget holds, ≤ max_tables),
+/// then K and the probes minimising the modelled query cost at the model's target recall
+/// (collision model of the family, docs/lsh.md), builds the index on the rest and raises the
+/// probes until the held-out recall reaches the target (plus one standard error). Same seed,
+/// same result. invalid_argument for a target outside (0, 1), too few rows (n < 2·holdout, or
+/// fewer than 2k + 20), or a budget below what the data and one table need (naming both).
+template <class T>
+LOWDIM_API LshTuneResult tune_lsh(In<T> data, const LshTuneOptions& options);
+
+/// tune_lsh, then the index over all of data; when its memory exceeds the budget, fewer
+/// tables until it fits. result (if given) receives the tuning, memory_bytes measured.
+template <class T>
+LOWDIM_API LshIndex<T> build_tuned_lsh(In<T> data, const LshTuneOptions& options, LshTuneResult* result = nullptr);
 
 }  // namespace lowdim
 

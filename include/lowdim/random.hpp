@@ -51,6 +51,7 @@ enum class StreamId : std::uint64_t {
   lsh_width_sample = 0x4C5305,    ///< the points whose neighbour distances set pstable's width
   lsh_tuner = 0x4C5306,           ///< the tuner's sample and held-out queries
   lsh_sketch = 0x4C5307,          ///< the Gaussian JL sketch of the two-stage re-ranking
+  lsh_model = 0x4C5308,           ///< the cross_polytope collision simulation of the model
   // attention
   attention_inputs = 0x5A01,      ///< q, k, v of the attention error experiment and benchmark
 };

@@ -8,8 +8,9 @@ and the same seed gives the same numbers on any number of threads. Errors are
 
 Modules: random projection (``RandomProjection``, ``Sketch``, ``min_dim``,
 ``measure_distortion``), randomized SVD (``svd``), whitening and PCA (``Whitening``,
-``bert_whitening``, ``Pca``), random-feature attention (``RandomFeatures``,
-``softmax_attention``, ``linear_attention``, ``RecurrentAttention``, ``apply_rope``), files (``read``, ``write_npy``). scikit-learn estimators are in
+``bert_whitening``, ``Pca``), nearest neighbours (``exact_knn``, ``LshHasher``, ``LshIndex``),
+random-feature attention (``RandomFeatures``, ``softmax_attention``, ``linear_attention``,
+``RecurrentAttention``, ``apply_rope``), files (``read``, ``write_npy``). scikit-learn estimators are in
 ``lowdim.sklearn``.
 """
 from . import _lowdim

@@ -6,8 +6,9 @@ scikit-learn's own helpers, ``n_features_in_``, ``random_state`` as int, None or
 ``RandomState``), and the numerical work is lowdim's. Each passes
 ``sklearn.utils.estimator_checks.check_estimator`` (tests/python/test_sklearn.py).
 
-    from lowdim.sklearn import RandomProjection, PCA, Whitening, BertWhitening, RandomizedSVD
+    from lowdim.sklearn import RandomProjection, PCA, Whitening, BertWhitening, RandomizedSVD, LSHNeighbors
     pipe = make_pipeline(Whitening(kind="zca"), RandomProjection(n_components=64, kind="srht"))
+    nn = LSHNeighbors(n_neighbors=10, algorithm="tuned", target_recall=0.9).fit(X)
 
 float32 input stays float32 (``preserves_dtype``); any other dtype is computed in float64.
 Fitted estimators pickle (the model travels as lowdim's own archive).
@@ -22,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _lowdim
 
-__all__ = ["RandomProjection", "PCA", "Whitening", "BertWhitening", "RandomizedSVD"]
+__all__ = ["RandomProjection", "PCA", "Whitening", "BertWhitening", "RandomizedSVD", "LSHNeighbors"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -382,3 +383,160 @@ class RandomizedSVD(_LowdimTransformer):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+
+class LSHNeighbors(BaseEstimator):
+    """Approximate nearest neighbours by lowdim's LSH index, as scikit-learn's NearestNeighbors
+    (fit, kneighbors, kneighbors_graph).
+
+    Parameters
+    ----------
+    n_neighbors : int
+        Neighbours returned by default.
+    algorithm : 'lsh', 'tuned', 'brute' or 'auto'
+        lsh: an index of n_tables tables of n_hashes functions, queried with n_probes probes
+        (or adaptively, with target_recall); tuned: lowdim's tuner picks the tables, hashes and
+        probes for target_recall on held-out rows within memory_bytes (it needs at least about
+        80 samples); brute: exact search (lowdim.exact_knn, blocked GEMM); auto: brute below 2000
+        samples, lsh otherwise.
+    family : 'simhash', 'cross_polytope' or 'pstable'
+    n_tables, n_hashes : int
+        L and K of algorithm='lsh' (n_hashes None: 16 simhash, 2 cross_polytope, 12 pstable).
+    n_probes : int or None
+        Buckets probed per query (>= n_tables; None: 8 per table, or the tuner's choice).
+    target_recall : float or None
+        lsh: adaptive queries that stop once the collision model's recall reaches it (n_probes
+        caps); tuned: the recall the tuner aims at (default 0.9).
+    metric : 'euclidean', 'cosine' or 'inner_product'
+    sketch_dim : int
+        Two-stage re-ranking on a JL sketch of this dimension (0: exact re-ranking only).
+    memory_bytes : int
+        algorithm='tuned': budget of the index, data included (0: none).
+    random_state : int, RandomState or None
+
+    Attributes
+    ----------
+    n_samples_fit_ : int
+    n_features_in_ : int
+    effective_metric_ : str
+    tuning_ : dict or None (algorithm='tuned': the tuner's report)
+    """
+
+    def __init__(self, n_neighbors=5, *, algorithm="auto", family="simhash", n_tables=20, n_hashes=None,
+                 n_probes=None, target_recall=None, metric="euclidean", sketch_dim=0, memory_bytes=0,
+                 random_state=None):
+        self.n_neighbors = n_neighbors
+        self.algorithm = algorithm
+        self.family = family
+        self.n_tables = n_tables
+        self.n_hashes = n_hashes
+        self.n_probes = n_probes
+        self.target_recall = target_recall
+        self.metric = metric
+        self.sketch_dim = sketch_dim
+        self.memory_bytes = memory_bytes
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Indexes the rows of X (n_samples x n_features). Returns self."""
+        X = self._validate_data(X, reset=True, dtype=_FLOAT_DTYPES, ensure_min_samples=1)
+        if self.algorithm not in ("auto", "lsh", "tuned", "brute"):
+            raise ValueError(f"algorithm must be 'auto', 'lsh', 'tuned' or 'brute', got {self.algorithm!r}")
+        if self.metric not in ("euclidean", "cosine", "inner_product"):
+            raise ValueError(f"metric must be 'euclidean', 'cosine' or 'inner_product', got {self.metric!r}")
+        if not isinstance(self.n_neighbors, (int, np.integer)) or self.n_neighbors < 1:
+            raise ValueError(f"n_neighbors must be a positive integer, got {self.n_neighbors!r}")
+        algorithm = self.algorithm
+        if algorithm == "auto":
+            algorithm = "brute" if X.shape[0] < 2000 else "lsh"
+        seed = _seed(self.random_state)
+        self.tuning_ = None
+        self._probes = 0
+        self._target = 0.0
+        self._fit_X = X
+        if algorithm == "brute":
+            self._index = None
+        elif algorithm == "tuned":
+            target = 0.9 if self.target_recall is None else float(self.target_recall)
+            self._index, self.tuning_ = _lowdim.LshIndex.tune(
+                X, k=int(self.n_neighbors), target_recall=target, memory_bytes=int(self.memory_bytes),
+                family=self.family, metric=self.metric, sketch_dim=int(self.sketch_dim), seed=seed)
+            self._probes = int(self.tuning_["probes"]) if self.n_probes is None else int(self.n_probes)
+        else:
+            hashes = self.n_hashes
+            if hashes is None:
+                hashes = {"simhash": 16, "cross_polytope": 2, "cross-polytope": 2, "pstable": 12}.get(self.family, 16)
+            self._index = _lowdim.LshIndex.build(X, family=self.family, tables=int(self.n_tables), hashes=int(hashes),
+                                                 seed=seed, metric=self.metric, sketch_dim=int(self.sketch_dim))
+            self._probes = 8 * int(self.n_tables) if self.n_probes is None else int(self.n_probes)
+            self._target = 0.0 if self.target_recall is None else float(self.target_recall)
+            if self._target:
+                self._probes = 0 if self.n_probes is None else int(self.n_probes)
+        self._algorithm = algorithm
+        self.n_samples_fit_ = X.shape[0]
+        self.effective_metric_ = self.metric
+        return self
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """The n_neighbors nearest indexed rows of each row of X: (distances, indices), both
+        n_queries x n_neighbors and ascending, or indices alone. X=None: the neighbours of each
+        indexed row, itself excluded (as scikit-learn)."""
+        check_is_fitted(self, "n_samples_fit_")
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        if not isinstance(k, (int, np.integer)) or k <= 0:
+            raise ValueError(f"Expected n_neighbors > 0. Got {k!r}")
+        k = int(k)
+        self_query = X is None
+        if self_query:
+            X = self._fit_X
+            k_ask = k + 1
+        else:
+            X = self._validate_data(X, reset=False, dtype=_FLOAT_DTYPES)
+            k_ask = k
+        if k_ask > self.n_samples_fit_:
+            raise ValueError(f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k_ask}, n_samples_fit = "
+                             f"{self.n_samples_fit_}, n_samples = {X.shape[0]}")
+        if self._index is None:
+            ids, dist = _lowdim.exact_knn(self._fit_X, X, k=k_ask, metric=self.metric)
+        else:
+            ids, dist, _ = self._index.knn(X, k=k_ask, probes=self._probes, target_recall=self._target)
+        if self_query:
+            ids, dist = _drop_self(ids, dist, k)
+        return (dist, ids) if return_distance else ids
+
+    def kneighbors_graph(self, X=None, n_neighbors=None, mode="connectivity"):
+        """The k-neighbours graph as a sparse CSR matrix (n_queries x n_samples_fit): 1 per
+        neighbour (mode='connectivity') or its distance (mode='distance')."""
+        from scipy.sparse import csr_matrix
+        if mode not in ("connectivity", "distance"):
+            raise ValueError(f"Unsupported mode, must be one of 'connectivity' or 'distance' but got {mode!r} instead")
+        dist, ids = self.kneighbors(X, n_neighbors, return_distance=True)
+        rows, k = ids.shape
+        data = np.ones(rows * k) if mode == "connectivity" else dist.ravel().astype(np.float64)
+        return csr_matrix((data, ids.ravel(), np.arange(0, rows * k + 1, k)), shape=(rows, self.n_samples_fit_))
+
+    def fit_index_bytes(self):
+        """Bytes the fitted index holds (data included); 0 for algorithm='brute'."""
+        check_is_fitted(self, "n_samples_fit_")
+        return 0 if self._index is None else self._index.memory_bytes
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if state.get("_index") is not None:
+            state["_index"] = _model_to_bytes(state["_index"])
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("_index"), bytes):
+            state = dict(state)
+            state["_index"] = _model_from_bytes(_lowdim.LshIndex, state["_index"])
+        self.__dict__.update(state)
+
+
+def _drop_self(ids, dist, k):
+    """Each row without its own index (row i is the query of indexed row i), k kept."""
+    rows = np.arange(ids.shape[0])[:, None]
+    keep = ids != rows
+    # A row whose own index is absent keeps its first k.
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(ids, order, 1), np.take_along_axis(dist, order, 1)

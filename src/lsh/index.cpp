@@ -15,6 +15,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <numbers>
 #include <variant>
 
 namespace lowdim {
@@ -44,6 +45,41 @@ struct Table {
   Array<std::uint64_t> keys;    // sorted, unique
   Array<std::int64_t> offsets;  // keys.size() + 1
   Array<std::int32_t> ids;      // ascending within a bucket
+  // Open addressing over the buckets (bucket + 1; 0 empty), load ≤ 2/3: a lookup reads one
+  // or two slots and one key instead of a binary search's ~log₂(buckets) cache lines.
+  // Derived from keys (not saved).
+  std::vector<std::uint32_t> slots;
+  std::uint64_t mask = 0;
+
+  static std::uint64_t mix(std::uint64_t key) noexcept {
+    key = (key ^ (key >> 31)) * 0x9E3779B97F4A7C15ull;
+    return key ^ (key >> 29);
+  }
+  void index_buckets() {
+    const std::size_t n = keys.size();
+    std::size_t capacity = 16;
+    while (capacity < n + n / 2 + 1) capacity *= 2;
+    slots.assign(capacity, 0);
+    mask = capacity - 1;
+    const auto k = keys.span();
+    for (std::size_t b = 0; b < n; ++b) {
+      std::uint64_t at = mix(k[b]) & mask;
+      while (slots[at] != 0) at = (at + 1) & mask;
+      slots[at] = static_cast<std::uint32_t>(b + 1);
+    }
+  }
+  /// The bucket of key, or −1, searching from slot `at` (mix(key) & mask).
+  std::int64_t find_from(std::uint64_t at, std::uint64_t key) const noexcept {
+    const std::uint64_t* k = keys.span().data();
+    for (;; at = (at + 1) & mask) {
+      const std::uint32_t b = slots[at];
+      if (b == 0) return -1;
+      if (k[b - 1] == key) return static_cast<std::int64_t>(b) - 1;
+    }
+  }
+  std::int64_t bytes() const noexcept {
+    return static_cast<std::int64_t>(keys.size() * 8 + offsets.size() * 8 + ids.size() * 4 + slots.size() * 4);
+  }
 };
 
 constexpr std::int64_t max_points = std::numeric_limits<std::int32_t>::max();
@@ -181,8 +217,10 @@ struct LshIndex<T>::Impl {
           nk.push_back(key);
           no.push_back(static_cast<std::int64_t>(ni.size()));
         }
-        tables[static_cast<std::size_t>(t)] = Table{Array<std::uint64_t>(std::move(nk)), Array<std::int64_t>(std::move(no)),
-                                                    Array<std::int32_t>(std::move(ni))};
+        Table& fresh_table = tables[static_cast<std::size_t>(t)];
+        fresh_table = Table{Array<std::uint64_t>(std::move(nk)), Array<std::int64_t>(std::move(no)),
+                            Array<std::int32_t>(std::move(ni)), {}, 0};
+        fresh_table.index_buckets();
       } catch (...) {
         std::lock_guard lock(failure_mutex);
         if (!failure) failure = std::current_exception();
@@ -235,6 +273,29 @@ struct LshIndex<T>::Impl {
   }
 };
 
+namespace detail {
+template <class T>
+double pstable_width(ConstMatrixView<T> data, std::uint64_t seed) {
+  // w = 4 × the median distance from sampled points to their 10th neighbour (Datar et al.'s w ≈ 4r).
+  const std::int64_t n = data.rows(), d = data.cols();
+  const std::int64_t sample = std::min<std::int64_t>(n, 64), k = std::min<std::int64_t>(n, 11);
+  const auto picks = sample_without_replacement(n, sample, RandomStream(seed, StreamId::lsh_width_sample));
+  auto queries = Matrix<T>::uninitialized(sample, d);
+  for (std::int64_t i = 0; i < sample; ++i)
+    std::copy(data.row(picks[static_cast<std::size_t>(i)]), data.row(picks[static_cast<std::size_t>(i)]) + d, queries.row(i));
+  auto ids = Matrix<std::int64_t>::uninitialized(sample, k);
+  auto dist = Matrix<T>::uninitialized(sample, k);
+  exact_knn<T>(data, queries, k, Metric::euclidean, ids.view(), dist.view());
+  std::vector<double> radii(static_cast<std::size_t>(sample));
+  for (std::int64_t i = 0; i < sample; ++i) radii[static_cast<std::size_t>(i)] = dist(i, k - 1);
+  std::nth_element(radii.begin(), radii.begin() + sample / 2, radii.end());
+  const double w = 4 * radii[static_cast<std::size_t>(sample / 2)];
+  return w > 0 ? w : 1.0;
+}
+template double pstable_width<float>(ConstMatrixView<float>, std::uint64_t);
+template double pstable_width<double>(ConstMatrixView<double>, std::uint64_t);
+}  // namespace detail
+
 template <class T>
 LshIndex<T>::LshIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -251,22 +312,8 @@ LshIndex<T>::LshIndex(In<T> data, LshIndexOptions options) : impl_(std::make_uni
   check_finite<T>(data, "LshIndex: data");
   s.options = options;
   s.dim = d;
-  if (options.family == LshFamily::pstable && options.family_options.width == 0) {
-    // w = 4 × the median distance from sampled points to their 10th neighbour (Datar et al.'s w ≈ 4r).
-    const std::int64_t sample = std::min<std::int64_t>(n, 64), k = std::min<std::int64_t>(n, 11);
-    const auto picks = sample_without_replacement(n, sample, RandomStream(options.seed, StreamId::lsh_width_sample));
-    auto queries = Matrix<T>::uninitialized(sample, d);
-    for (std::int64_t i = 0; i < sample; ++i)
-      std::copy(data.row(picks[static_cast<std::size_t>(i)]), data.row(picks[static_cast<std::size_t>(i)]) + d, queries.row(i));
-    auto ids = Matrix<std::int64_t>::uninitialized(sample, k);
-    auto dist = Matrix<T>::uninitialized(sample, k);
-    exact_knn<T>(data, queries, k, Metric::euclidean, ids.view(), dist.view());
-    std::vector<double> radii(static_cast<std::size_t>(sample));
-    for (std::int64_t i = 0; i < sample; ++i) radii[static_cast<std::size_t>(i)] = dist(i, k - 1);
-    std::nth_element(radii.begin(), radii.begin() + sample / 2, radii.end());
-    const double w = 4 * radii[static_cast<std::size_t>(sample / 2)];
-    s.options.family_options.width = w > 0 ? w : 1.0;
-  }
+  if (options.family == LshFamily::pstable && options.family_options.width == 0)
+    s.options.family_options.width = detail::pstable_width<T>(data, options.seed);
   s.init_hasher();
   s.mean.assign(static_cast<std::size_t>(d), T(0));
   if (s.centering) {
@@ -324,6 +371,8 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
                query.rerank);
   LOWDIM_CHECK(query.rerank == 0 || s.sketch, "LshIndex::knn: rerank = {} needs an index built with a sketch (sketch_dim > 0)",
                query.rerank);
+  LOWDIM_CHECK(query.target_recall == 0 || (query.target_recall > 0 && query.target_recall < 1),
+               "LshIndex::knn: target_recall must be in (0, 1) (0: off), got {}", query.target_recall);
   const std::int64_t rerank = query.rerank > 0 ? std::max(query.rerank, k) : std::max<std::int64_t>(20 * k, 200);
   LOWDIM_CHECK_SHAPE(ids.rows() == q && ids.cols() == k && distances.rows() == q && distances.cols() == k,
                      "LshIndex::knn: ids {} × {} and distances {} × {}, expected {} × {}", ids.rows(), ids.cols(),
@@ -331,10 +380,14 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
   check_finite<T>(queries, "LshIndex::knn: queries");
   if (stats) stats->assign(static_cast<std::size_t>(q), LshQueryStats{});
   if (q == 0) return;
-  // Probe target: the budget alone probes until it is met; probes alone stop at probes.
-  const std::int64_t probe_target =
-      query.probes > 0 ? query.probes : (query.candidates > 0 ? std::numeric_limits<std::int64_t>::max() : L);
-  const std::int64_t extra_limit = std::max<std::int64_t>(16 * std::max<std::int64_t>(probe_target == std::numeric_limits<std::int64_t>::max() ? L : probe_target, L), 64 * L);
+  const bool adaptive = query.target_recall > 0;
+  constexpr std::int64_t unlimited = std::numeric_limits<std::int64_t>::max();
+  // Probe target: the budget alone probes until it is met; probes alone stop at probes; the
+  // adaptive mode stops when the model says so, by probes (or 64·L) at the latest.
+  const std::int64_t probe_target = adaptive ? (query.probes > 0 ? query.probes : 64 * L)
+                                    : query.probes > 0 ? query.probes
+                                    : (query.candidates > 0 ? unlimited : L);
+  const std::int64_t extra_limit = std::max<std::int64_t>(16 * std::max<std::int64_t>(probe_target == unlimited ? L : probe_target, L), 64 * L);
   const std::int64_t width = s.hasher->width();
   const std::int64_t block = 32;
   const std::int64_t blocks = (q + block - 1) / block;
@@ -347,9 +400,24 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
     std::vector<std::vector<detail::Perturbation>> perturbations(static_cast<std::size_t>(L));
     std::vector<std::int64_t> values(static_cast<std::size_t>(K));
     std::vector<std::int32_t> candidates;
-    std::vector<detail::Neighbour<T>> ranked;
-    std::vector<detail::Neighbour<float>> sketched;
+    std::vector<detail::Neighbour<T>> ranked, top;
+    std::vector<detail::Neighbour<float>> sketched, sketched_top;
+    std::vector<detail::ProbeSequence::Probe> probed;
     detail::ProbeSequence sequence;
+    detail::ProbeModel model;
+    struct Ahead {
+      detail::ProbeSequence::Probe probe;
+      std::uint64_t key;
+      std::int64_t first, last;  // the hash slot, then the bucket's range of ids
+    };
+    std::vector<Ahead> ahead;
+    std::size_t ahead_pos = 0;
+    std::vector<std::uint64_t> base_keys(static_cast<std::size_t>(L));
+    std::vector<double> top_params, parameter_cache(adaptive ? static_cast<std::size_t>(s.count) : 0);
+    std::vector<std::uint32_t> parameter_stamp(adaptive ? static_cast<std::size_t>(s.count) : 0, 0);
+    const bool packed = s.bits_per_value > 0 && K * s.bits_per_value <= 64;
+    const T mean_norm2 = s.centering ? detail::dot(s.mean.data(), s.mean.data(), d) : T(0);
+    const std::int64_t row_bytes = d * static_cast<std::int64_t>(sizeof(T));
 #pragma omp for schedule(dynamic)
     for (std::int64_t b = 0; b < blocks; ++b) {
       try {
@@ -374,82 +442,224 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
             detail::table_perturbations(s.options.family, p.row(i) + t * K * width, h.row(i) + t * K, K, width,
                                         perturbations[static_cast<std::size_t>(t)]);
           sequence.reset(&perturbations);
+          const T* qrow = queries.row(q0 + i);
+          const T* crow = c.row(i);
+          const T qnorm = s.options.metric == Metric::cosine ? std::sqrt(detail::dot(qrow, qrow, d)) : T(0);
+          const double cnorm = std::sqrt(static_cast<double>(detail::dot(crow, crow, d)));
+          if (adaptive)
+            model.reset<T>(s.options.family, p.row(i), h.row(i), L, K, width, cnorm, s.options.family_options.width,
+                           s.options.family_options.cp_dim);
           st.hash_seconds += seconds_since(t0);
           t0 = Clock::now();
           if (++epoch == 0) {
             std::fill(stamp.begin(), stamp.end(), 0);
+            std::fill(parameter_stamp.begin(), parameter_stamp.end(), 0);
             epoch = 1;
           }
           candidates.clear();
-          detail::ProbeSequence::Probe probe;
-          auto probe_once = [&]() {
-            if (!sequence.next(probe)) return false;
-            const std::int64_t* base = h.row(i) + probe.table * K;
-            std::copy(base, base + K, values.begin());
-            const auto& list = perturbations[static_cast<std::size_t>(probe.table)];
-            for (std::uint64_t set = probe.set; set != 0; set &= set - 1) {
+          ranked.clear();
+          sketched.clear();
+          probed.clear();
+          // Probes go through a short pipeline: a batch of the sequence's next probes has its
+          // keys computed and hash slots prefetched, then its keys, offsets and ids, so the
+          // cache misses of a batch overlap; each probe is then consumed in order.
+          ahead.clear();
+          ahead_pos = 0;
+          if (packed)
+            for (std::int64_t t = 0; t < L; ++t)
+              base_keys[static_cast<std::size_t>(t)] = detail::table_key(h.row(i) + t * K, K, s.bits_per_value);
+          auto key_of = [&](const detail::ProbeSequence::Probe& pr) {
+            const auto& list = perturbations[static_cast<std::size_t>(pr.table)];
+            const std::int64_t* own = h.row(i) + pr.table * K;
+            if (packed) {
+              std::uint64_t key = base_keys[static_cast<std::size_t>(pr.table)];
+              for (std::uint64_t set = pr.set; set != 0; set &= set - 1) {
+                const auto& pert = list[static_cast<std::size_t>(std::countr_zero(set))];
+                key ^= (static_cast<std::uint64_t>(own[pert.function]) ^ static_cast<std::uint64_t>(pert.value))
+                       << (pert.function * s.bits_per_value);
+              }
+              return key;
+            }
+            std::copy(own, own + K, values.begin());
+            for (std::uint64_t set = pr.set; set != 0; set &= set - 1) {
               const auto& pert = list[static_cast<std::size_t>(std::countr_zero(set))];
               values[static_cast<std::size_t>(pert.function)] = pert.value;
             }
-            const std::uint64_t key = detail::table_key(values.data(), K, s.bits_per_value);
-            const Table& table = s.tables[static_cast<std::size_t>(probe.table)];
-            const auto keys = table.keys.span();
-            const auto it = std::lower_bound(keys.begin(), keys.end(), key);
-            ++st.probes;
-            if (it != keys.end() && *it == key) {
-              const auto at = static_cast<std::size_t>(it - keys.begin());
-              const auto bucket_ids = table.ids.span();
-              const auto first = table.offsets[at], last = table.offsets[at + 1];
-              st.candidates += last - first;
-              for (std::int64_t r = first; r < last; ++r) {
-                const std::int32_t id = bucket_ids[static_cast<std::size_t>(r)];
-                if (stamp[static_cast<std::size_t>(id)] == epoch || !s.is_live(id)) continue;
-                stamp[static_cast<std::size_t>(id)] = epoch;
-                candidates.push_back(id);
+            return detail::table_key(values.data(), K, s.bits_per_value);
+          };
+          auto refill = [&](std::int64_t want) {
+            ahead.clear();
+            ahead_pos = 0;
+            detail::ProbeSequence::Probe pr;
+            while (static_cast<std::int64_t>(ahead.size()) < want && sequence.next(pr)) {
+              const std::uint64_t key = key_of(pr);
+              const Table& tb = s.tables[static_cast<std::size_t>(pr.table)];
+              const std::uint64_t slot = Table::mix(key) & tb.mask;
+              __builtin_prefetch(&tb.slots[slot]);
+              ahead.push_back({pr, key, static_cast<std::int64_t>(slot), 0});
+            }
+            for (auto& e : ahead) {
+              const Table& tb = s.tables[static_cast<std::size_t>(e.probe.table)];
+              const std::uint32_t b0 = tb.slots[static_cast<std::size_t>(e.first)];
+              if (b0 != 0) __builtin_prefetch(tb.keys.span().data() + (b0 - 1));
+            }
+            for (auto& e : ahead) {
+              const Table& tb = s.tables[static_cast<std::size_t>(e.probe.table)];
+              e.first = tb.find_from(static_cast<std::uint64_t>(e.first), e.key);
+              if (e.first >= 0) __builtin_prefetch(tb.offsets.span().data() + e.first);
+            }
+            for (auto& e : ahead) {
+              const Table& tb = s.tables[static_cast<std::size_t>(e.probe.table)];
+              if (e.first < 0) {
+                e.first = e.last = 0;
+                continue;
               }
+              const auto at = static_cast<std::size_t>(e.first);
+              e.first = tb.offsets[at];
+              e.last = tb.offsets[at + 1];
+              __builtin_prefetch(tb.ids.span().data() + e.first);
+            }
+          };
+          // One probe; want: how many the caller will take at most (the batch size).
+          auto probe_once = [&](std::int64_t want) {
+            if (ahead_pos == ahead.size()) {
+              refill(std::clamp<std::int64_t>(want, 1, 16));
+              if (ahead.empty()) return false;
+            }
+            const Ahead& e = ahead[ahead_pos++];
+            ++st.probes;
+            if (adaptive) probed.push_back(e.probe);
+            const std::int32_t* bucket_ids = s.tables[static_cast<std::size_t>(e.probe.table)].ids.span().data();
+            st.candidates += e.last - e.first;
+            for (std::int64_t r = e.first; r < e.last; ++r) {
+              const std::int32_t id = bucket_ids[r];
+              if (stamp[static_cast<std::size_t>(id)] == epoch) continue;
+              stamp[static_cast<std::size_t>(id)] = epoch;
+              if (s.is_live(id)) candidates.push_back(id);
             }
             return true;
           };
-          while (st.probes < probe_target &&
-                 (query.candidates == 0 || static_cast<std::int64_t>(candidates.size()) < query.candidates))
-            if (!probe_once()) break;
+          // The adaptive mode keeps the k best so far in a max-heap as distances come in.
+          top.clear();
+          sketched_top.clear();
+          auto keep_best = [&](auto& heap, const auto& e) {
+            if (static_cast<std::int64_t>(heap.size()) < k) {
+              heap.push_back(e);
+              std::push_heap(heap.begin(), heap.end());
+            } else if (e < heap.front()) {
+              std::pop_heap(heap.begin(), heap.end());
+              heap.back() = e;
+              std::push_heap(heap.begin(), heap.end());
+            }
+          };
+          // Distances of the candidates not yet ranked: on the sketch when there is one, else exact.
+          auto rank_exact = [&]() {
+            for (std::size_t r = ranked.size(); r < candidates.size(); ++r) {
+              if (r + 2 < candidates.size()) {  // the row after next, a cache line at a time
+                const char* next = reinterpret_cast<const char*>(s.data.row(candidates[r + 2]));
+                for (std::int64_t byte = 0; byte < row_bytes; byte += 64) __builtin_prefetch(next + byte);
+              }
+              ranked.push_back({s.distance(qrow, qnorm, candidates[r]), candidates[r]});
+              if (adaptive) keep_best(top, ranked.back());
+            }
+          };
+          auto rank_sketch = [&]() {
+            for (std::size_t r = sketched.size(); r < candidates.size(); ++r) {
+              if (r + 8 < candidates.size()) {
+                const char* next = reinterpret_cast<const char*>(s.sketches.row(candidates[r + 8]));
+                for (std::int64_t byte = 0; byte < s.options.sketch_dim * 4; byte += 64) __builtin_prefetch(next + byte);
+              }
+              sketched.push_back({s.sketch_distance(qs.row(i), static_cast<float>(qnorm), candidates[r]), candidates[r]});
+              if (adaptive) keep_best(sketched_top, sketched.back());
+            }
+          };
+          // The model's parameter of a point: its angle to the centred query (angular families)
+          // or its Euclidean distance (pstable).
+          auto parameter = [&](std::int64_t id) -> double {
+            const T* x = s.data.row(id);
+            if (!s.options.family.angular()) return std::sqrt(static_cast<double>(detail::squared_distance(qrow, x, d)));
+            const double xn = static_cast<double>(s.norms[static_cast<std::size_t>(id)]);
+            double num = static_cast<double>(detail::dot(crow, x, d)), den2 = xn * xn;
+            if (s.centering) {
+              const double xm = static_cast<double>(detail::dot(x, s.mean.data(), d));
+              num -= static_cast<double>(detail::dot(crow, s.mean.data(), d));
+              den2 += static_cast<double>(mean_norm2) - 2 * xm;
+            }
+            if (cnorm <= 0 || den2 <= 0) return std::numbers::pi / 2;
+            return std::acos(std::clamp(num / (cnorm * std::sqrt(den2)), -1.0, 1.0));
+          };
+          auto cached_parameter = [&](std::int64_t id) -> double {
+            const auto u = static_cast<std::size_t>(id);
+            if (parameter_stamp[u] != epoch) {
+              parameter_stamp[u] = epoch;
+              parameter_cache[u] = parameter(id);
+            }
+            return parameter_cache[u];
+          };
+          auto budget_left = [&] { return query.candidates == 0 || static_cast<std::int64_t>(candidates.size()) < query.candidates; };
+          if (adaptive) {
+            std::int64_t next_check = L;
+            while (st.probes < probe_target && budget_left()) {
+              if (!probe_once(std::min(next_check, probe_target) - st.probes)) break;
+              if (st.probes < next_check || static_cast<std::int64_t>(candidates.size()) < k) continue;
+              // The model's recall estimate: the mean found-probability of the current k best
+              // (taken for the true k nearest), from their parameters; evaluated at the
+              // largest (a lower bound: stop at once if it suffices), the median and the
+              // smallest, and interpolated in between.
+              top_params.clear();
+              if (s.sketch) {
+                rank_sketch();
+                for (const auto& e : sketched_top) top_params.push_back(cached_parameter(e.id));
+              } else {
+                rank_exact();
+                for (const auto& e : top) top_params.push_back(cached_parameter(e.id));
+              }
+              std::sort(top_params.begin(), top_params.end());
+              const double p_hi = model.found_probability(top_params.back(), probed, perturbations);
+              st.estimated_recall = p_hi;
+              if (p_hi < query.target_recall && k > 1) {
+                const std::int64_t mid = (k - 1) / 2;
+                const double p_lo = model.found_probability(top_params.front(), probed, perturbations);
+                const double p_mid = mid > 0 ? model.found_probability(top_params[static_cast<std::size_t>(mid)], probed, perturbations) : p_lo;
+                double sum = 0;
+                for (std::int64_t r = 0; r < k; ++r)
+                  sum += r <= mid ? (mid > 0 ? p_lo + (p_mid - p_lo) * static_cast<double>(r) / static_cast<double>(mid) : p_lo)
+                                  : p_mid + (p_hi - p_mid) * static_cast<double>(r - mid) / static_cast<double>(k - 1 - mid);
+                st.estimated_recall = sum / static_cast<double>(k);
+              }
+              if (st.estimated_recall >= query.target_recall) break;
+              next_check = std::max(st.probes + std::max<std::int64_t>(1, L / 2), st.probes + st.probes / 5);
+            }
+          } else {
+            while (st.probes < probe_target && budget_left())
+              if (!probe_once(probe_target - st.probes)) break;
+          }
           if (static_cast<std::int64_t>(candidates.size()) < k) {
             st.extra_probes = true;
             while (static_cast<std::int64_t>(candidates.size()) < k && st.probes < extra_limit)
-              if (!probe_once()) break;
+              if (!probe_once(extra_limit - st.probes)) break;
           }
           if (static_cast<std::int64_t>(candidates.size()) < k) {
             st.scanned = true;
             candidates.clear();
+            ranked.clear();
+            sketched.clear();
             for (std::int64_t id = 0; id < s.count; ++id)
               if (s.is_live(id)) candidates.push_back(static_cast<std::int32_t>(id));
           }
           st.unique_candidates = static_cast<std::int64_t>(candidates.size());
           st.lookup_seconds = seconds_since(t0);
           t0 = Clock::now();
-          const T* qrow = queries.row(q0 + i);
-          const T qnorm = s.options.metric == Metric::cosine ? std::sqrt(detail::dot(qrow, qrow, d)) : T(0);
           if (s.sketch && static_cast<std::int64_t>(candidates.size()) > rerank) {
             // Stage one: rank every candidate on the sketch, keep the best `rerank`.
-            sketched.resize(candidates.size());
-            for (std::size_t r = 0; r < candidates.size(); ++r) {
-              if (r + 16 < candidates.size()) __builtin_prefetch(s.sketches.row(candidates[r + 16]));
-              sketched[r] = {s.sketch_distance(qs.row(i), static_cast<float>(qnorm), candidates[r]), candidates[r]};
-            }
+            rank_sketch();
             std::nth_element(sketched.begin(), sketched.begin() + rerank, sketched.end());
             candidates.resize(static_cast<std::size_t>(rerank));
             for (std::int64_t r = 0; r < rerank; ++r)
               candidates[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(sketched[static_cast<std::size_t>(r)].id);
+            ranked.clear();
           }
-          ranked.resize(candidates.size());
-          const std::int64_t row_bytes = d * static_cast<std::int64_t>(sizeof(T));
-          for (std::size_t r = 0; r < candidates.size(); ++r) {
-            if (r + 2 < candidates.size()) {  // the row after next, a cache line at a time
-              const char* next = reinterpret_cast<const char*>(s.data.row(candidates[r + 2]));
-              for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b);
-            }
-            ranked[r] = {s.distance(qrow, qnorm, candidates[r]), candidates[r]};
-          }
+          rank_exact();
           std::partial_sort(ranked.begin(), ranked.begin() + k, ranked.end());
           for (std::int64_t r = 0; r < k; ++r) {
             ids(q0 + i, r) = ranked[static_cast<std::size_t>(r)].id;
@@ -504,8 +714,7 @@ std::int64_t LshIndex<T>::memory_bytes() const noexcept {
   const Impl& s = *impl_;
   std::int64_t bytes = s.data.rows() * s.dim * static_cast<std::int64_t>(sizeof(T)) +
                        static_cast<std::int64_t>((s.norms.size() + s.mean.size()) * sizeof(T) + s.live.size() * 8);
-  for (const Table& t : s.tables)
-    bytes += static_cast<std::int64_t>(t.keys.size() * 8 + t.offsets.size() * 8 + t.ids.size() * 4);
+  for (const Table& t : s.tables) bytes += t.bytes();
   return bytes + s.sketches.size() * 4;
 }
 
@@ -513,7 +722,7 @@ template <class T>
 double LshIndex<T>::table_bytes_per_point() const noexcept {
   const Impl& s = *impl_;
   double bytes = 0;
-  for (const Table& t : s.tables) bytes += static_cast<double>(t.keys.size() * 8 + t.offsets.size() * 8 + t.ids.size() * 4);
+  for (const Table& t : s.tables) bytes += static_cast<double>(t.bytes());
   return s.live_count > 0 ? bytes / static_cast<double>(s.live_count) : 0.0;
 }
 
@@ -604,7 +813,7 @@ LshIndex<T> LshIndex<T>::load(const std::string& path) {
   for (std::int64_t t = 0; t < s.options.tables; ++t) {
     Table table{Array<std::uint64_t>(a.get_array<std::uint64_t>(fmt::format("table{}.keys", t))),
                 Array<std::int64_t>(a.get_array<std::int64_t>(fmt::format("table{}.offsets", t))),
-                Array<std::int32_t>(a.get_array<std::int32_t>(fmt::format("table{}.ids", t)))};
+                Array<std::int32_t>(a.get_array<std::int32_t>(fmt::format("table{}.ids", t))), {}, 0};
     const auto keys = table.keys.span();
     const auto offsets = table.offsets.span();
     const auto ids = table.ids.span();
@@ -621,6 +830,7 @@ LshIndex<T> LshIndex<T>::load(const std::string& path) {
         seen[static_cast<std::size_t>(id)] = static_cast<std::uint32_t>(t + 1);
       }
     }
+    table.index_buckets();
     s.tables.push_back(std::move(table));
   }
   return LshIndex(std::move(impl));

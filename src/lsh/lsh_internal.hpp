@@ -55,6 +55,7 @@ inline std::uint64_t table_key(const std::int64_t* values, std::int64_t count, i
 struct Perturbation {
   double cost;
   std::int32_t function;
+  std::int32_t rank;  // the value's place among the function's alternatives, cheapest first (1, 2, …)
   std::int64_t value;
 };
 
@@ -65,12 +66,12 @@ void table_perturbations(LshFamily family, const T* p, const std::int64_t* h, st
   out.clear();
   if (family == LshFamily::simhash) {
     for (std::int64_t j = 0; j < hashes; ++j)
-      out.push_back({static_cast<double>(p[j]) * p[j], static_cast<std::int32_t>(j), 1 - h[j]});
+      out.push_back({static_cast<double>(p[j]) * p[j], static_cast<std::int32_t>(j), 1, 1 - h[j]});
   } else if (family == LshFamily::pstable) {
     for (std::int64_t j = 0; j < hashes; ++j) {
       const double frac = static_cast<double>(p[j]) - static_cast<double>(h[j]);
-      out.push_back({frac * frac, static_cast<std::int32_t>(j), h[j] - 1});
-      out.push_back({(1 - frac) * (1 - frac), static_cast<std::int32_t>(j), h[j] + 1});
+      out.push_back({frac * frac, static_cast<std::int32_t>(j), 1, h[j] - 1});
+      out.push_back({(1 - frac) * (1 - frac), static_cast<std::int32_t>(j), 1, h[j] + 1});
     }
   } else {
     // cross_polytope: the other signed coordinates ±e_i, cost (|y|_max − (±y_i))².
@@ -86,12 +87,13 @@ void table_perturbations(LshFamily family, const T* p, const std::int64_t* h, st
           const std::int64_t value = 2 * i + sign;
           if (value == h[j]) continue;
           const double signed_v = sign ? -v : v;
-          local.push_back({(top - signed_v) * (top - signed_v), static_cast<std::int32_t>(j), value});
+          local.push_back({(top - signed_v) * (top - signed_v), static_cast<std::int32_t>(j), 0, value});
         }
       }
       const auto take = std::min<std::int64_t>(per, static_cast<std::int64_t>(local.size()));
       std::partial_sort(local.begin(), local.begin() + take, local.end(),
                         [](const Perturbation& a, const Perturbation& b) { return a.cost < b.cost || (a.cost == b.cost && a.value < b.value); });
+      for (std::int64_t r = 0; r < take; ++r) local[static_cast<std::size_t>(r)].rank = static_cast<std::int32_t>(r + 1);
       out.insert(out.end(), local.begin(), local.begin() + take);
     }
   }
@@ -128,14 +130,19 @@ class ProbeSequence {
       heap_.pop();
       const auto& list = (*perturbations_)[static_cast<std::size_t>(e.table)];
       const int last = 63 - std::countl_zero(e.set);
+      const bool ok = valid(list, e.set);
       if (last + 1 < static_cast<int>(list.size())) {
         const double step = list[static_cast<std::size_t>(last) + 1].cost;
-        // shift: replace the last member by the next; expand: add the next.
+        // shift: replace the last member by the next; expand: add the next. A set that
+        // changes a function twice is never pushed with an invalid prefix: its conflict
+        // involves the last member (the prefix is valid), so only its shift can lead to
+        // valid sets, and its expansion (which keeps the conflict in every descendant) is
+        // pruned; every valid set keeps its path of shifts and expansions.
         heap_.push({e.cost - list[static_cast<std::size_t>(last)].cost + step, e.table,
                     (e.set & ~(1ull << last)) | (1ull << (last + 1))});
-        heap_.push({e.cost + step, e.table, e.set | (1ull << (last + 1))});
+        if (ok) heap_.push({e.cost + step, e.table, e.set | (1ull << (last + 1))});
       }
-      if (valid(list, e.set)) {
+      if (ok) {
         probe = {e.table, e.set};
         return true;
       }
@@ -167,6 +174,55 @@ class ProbeSequence {
   std::priority_queue<Entry> heap_;
   std::int64_t next_base_ = 0;
 };
+
+/// Cross-polytope's collision model, simulated once per cp_dim c and cached: probability
+/// (rank r, angle θ) that a point at angle θ from the query takes the query's r-th value in
+/// the order of the multi-probe costs (r = 0: the same value), on a grid of θ ∈ [0, π].
+struct CrossPolytopeModel {
+  static constexpr int grid = 65, ranks = 66;
+  std::vector<double> probability;  // ranks × grid, row-major
+  /// Linear interpolation in θ; ranks ≥ ranks − 1 share the last bin.
+  double at(std::int64_t rank, double theta) const;
+};
+/// The cached model of cp_dim c (simulated on first use: ~10⁸ flops; thread-safe).
+const CrossPolytopeModel& cross_polytope_model(std::int64_t c);
+
+/// One query's collision model: the probability that a point with parameter s (its angle to
+/// the centred query for the angular families; its distance for pstable) lies in a probed
+/// bucket, from the query's own projections. simhash is exact (function j disagrees with
+/// probability Φ(−|a_j·q|/‖q‖ · cot θ), independently across functions); pstable conditions
+/// on the query's position in its buckets (a·(x − q) ~ N(0, s²) taken independent of a·q);
+/// cross_polytope uses the simulated rank probabilities.
+class LOWDIM_API ProbeModel {
+ public:
+  /// p, h: the query's projections and hash values (tables × hashes functions); qnorm the
+  /// centred query's norm (angular); width the pstable w; cp_dim the cross_polytope c.
+  template <class T>
+  void reset(LshFamily family, const T* p, const std::int64_t* h, std::int64_t tables, std::int64_t hashes,
+             std::int64_t width, double qnorm, double bucket_width, std::int64_t cp_dim);
+  /// P(a point with parameter s is in at least one of the probed buckets).
+  double found_probability(double s, const std::vector<ProbeSequence::Probe>& probes,
+                           const std::vector<std::vector<Perturbation>>& perturbations);
+  /// Sets the parameter s of the point that probability is about.
+  void set_parameter(double s);
+  /// P(the point of set_parameter lies in the bucket of probe).
+  double probability(const ProbeSequence::Probe& probe, const std::vector<std::vector<Perturbation>>& perturbations) const;
+
+ private:
+  LshFamily family_;
+  std::int64_t tables_ = 0, hashes_ = 0;
+  double qnorm_ = 0, bucket_width_ = 1;
+  const CrossPolytopeModel* cp_ = nullptr;
+  std::vector<std::int64_t> values_;  // pstable: the query's hash values
+  std::vector<double> position_;  // simhash |a_j·q|/‖q‖; pstable the fraction p_j − h_j
+  double alternative(const Perturbation& pert, std::size_t j) const;
+  std::vector<double> own_, left_, right_, table_own_, rank_, mass_;
+};
+
+/// pstable's default bucket width for data: 4 × the median distance of 64 sampled points to
+/// their 10th neighbour.
+template <class T>
+double pstable_width(ConstMatrixView<T> data, std::uint64_t seed);
 
 /// Σ (a_i − b_i)² and Σ a_i·b_i in a fixed order (16 interleaved partial sums added in
 /// order), vectorized for AVX-512/AVX2 with the same bits as the generic build.

@@ -1,6 +1,7 @@
 // lowdim lsh build|query|insert|remove|eval: an LSH index in a file (archive "lowdim.lsh").
 //   build  --input BASE --index FILE [--family F] [--tables L] [--hashes K] [--seed S] [--metric M]
-//   query  --index FILE --queries Q --k 10 [--probes P | --candidates C] --output IDS.npy
+//          or --target-recall R [--k 10] [--memory BYTES]: tuned (tune_lsh) first
+//   query  --index FILE --queries Q --k 10 [--probes P | --candidates C] [--target-recall R] --output IDS.npy
 //          [--distances D.npy] [--json STATS]
 //   insert --index FILE --input NEW      (prints the new ids; rewrites FILE atomically)
 //   remove --index FILE --ids IDS        (rewrites FILE atomically)
@@ -79,6 +80,26 @@ std::vector<std::int64_t> read_ids(const std::string& path) {
   return ids;
 }
 
+/// "123", "64K", "512M", "2G" (powers of 1024) as bytes.
+std::int64_t parse_bytes(const std::string& text) {
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "K" || unit == "k" || unit == "KB" || unit == "KiB") scale = 1024.0;
+  else if (unit == "M" || unit == "MB" || unit == "MiB") scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GB" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
+  if (used == 0 || scale == 0 || !(value > 0))
+    throw Exit{1, fmt::format("lsh build: --memory '{}' is not a size in bytes (e.g. 200000000, 512M, 2G)", text)};
+  return static_cast<std::int64_t>(value * scale);
+}
+
 void write_text(const std::string& path, const std::string& text) {
   AtomicFile file(path);
   file.write(text.data(), text.size());
@@ -90,7 +111,9 @@ struct LshArgs {
   std::string family = "simhash", metric = "euclidean";
   std::int64_t tables = 0, hashes = 0, k = 10, probes = 0, candidates = 0, cp_dim = 0, sketch_dim = 0, rerank = 0;
   std::uint64_t seed = 0;
-  double width = 0;
+  double width = 0, target_recall = 0;
+  std::string memory;
+  std::int64_t holdout = 0, max_tables = 32;
   bool no_center = false;
   int threads = 0;
   std::vector<std::int64_t> probe_list;
@@ -142,9 +165,10 @@ std::string stats_json(const std::vector<LshQueryStats>& stats, double seconds) 
   for (std::size_t i = 0; i < stats.size(); ++i) {
     const auto& s = stats[i];
     per += fmt::format("{}{{\"candidates\": {}, \"unique_candidates\": {}, \"probes\": {}, \"extra_probes\": {}, "
-                       "\"scanned\": {}, \"hash_seconds\": {:.3e}, \"lookup_seconds\": {:.3e}, \"rerank_seconds\": {:.3e}}}",
+                       "\"scanned\": {}, \"hash_seconds\": {:.3e}, \"lookup_seconds\": {:.3e}, \"rerank_seconds\": {:.3e}, "
+                       "\"estimated_recall\": {:.4f}}}",
                        i ? ",\n    " : "", s.candidates, s.unique_candidates, s.probes, s.extra_probes, s.scanned,
-                       s.hash_seconds, s.lookup_seconds, s.rerank_seconds);
+                       s.hash_seconds, s.lookup_seconds, s.rerank_seconds, s.estimated_recall);
   }
   return fmt::format(
       "{{\n  \"queries\": {}, \"seconds\": {:.6f}, \"qps\": {:.1f},\n  \"mean\": {{\"candidates\": {:.1f}, "
@@ -219,15 +243,55 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
     if (a->threads > 0) linalg::set_num_threads(a->threads);
   };
 
-  auto* build = lsh->add_subcommand("build", "Build an index over the rows of a data file");
+  auto* build = lsh->add_subcommand("build", "Build an index over the rows of a data file (or tune it first)");
   build->add_option("--input", a->input, "Base data (.npy, IDX, .fvecs), n x d")->required();
   build->add_option("--index", a->index, "Index file to write")->required();
   add_index_options(build, *a);
+  auto* target = build->add_option("--target-recall", a->target_recall,
+                                   "Tune K, L and the probes for this recall@k on held-out rows (0 < R < 1)");
+  build->add_option("--k", a->k, "Neighbours per query the tuner aims at")->capture_default_str()->needs(target);
+  build->add_option("--memory", a->memory, "Tuner: memory budget of the index, data included (bytes; K, M, G suffixes)")
+      ->needs(target);
+  build->add_option("--holdout", a->holdout, "Tuner: held-out queries (0: n/10 within [20, 300])")->needs(target);
+  build->add_option("--max-tables", a->max_tables, "Tuner: at most this many tables")->capture_default_str()->needs(target);
   build->add_option("--threads", a->threads, "Threads (0: all)");
-  build->callback([a, threads] {
+  build->callback([a, threads, build] {
     threads();
     const auto data = read_data(a->input, "base");
     const auto t0 = std::chrono::steady_clock::now();
+    if (a->target_recall != 0) {
+      for (const char* fixed : {"--tables", "--hashes"})
+        if (build->count(fixed) > 0)
+          throw Exit{1, fmt::format("lsh build: {} is chosen by the tuner; drop it or --target-recall", fixed)};
+      const auto o = index_options(*a);
+      LshTuneOptions t;
+      t.family = o.family;
+      t.metric = o.metric;
+      t.k = a->k;
+      t.target_recall = a->target_recall;
+      t.memory_bytes = a->memory.empty() ? 0 : parse_bytes(a->memory);
+      t.max_tables = a->max_tables;
+      t.holdout = a->holdout;
+      t.sketch_dim = o.sketch_dim;
+      t.center = o.center;
+      t.family_options = o.family_options;
+      t.seed = o.seed;
+      LshTuneResult r;
+      const LshIndex<float> index = build_tuned_lsh<float>(data, t, &r);
+      const double t_build = seconds(t0);
+      index.save(a->index);
+      fmt::print("tuned {} for recall@{} >= {}: {} tables x {} hashes, {} probes; held-out recall {:.4f} "
+                 "(model {:.4f}, {} queries, {:.0f} candidates); adaptive: recall {:.4f} at {:.1f} probes\n",
+                 o.family.name(), a->k, a->target_recall, index.options().tables, index.options().hashes, r.probes,
+                 r.recall, r.model_recall, r.holdout, r.candidates, r.adaptive_recall, r.adaptive_probes);
+      fmt::print("built {} tables x {} hashes ({}) over {} x {} in {:.3f} s; {} bytes{}; query with --probes {} "
+                 "or --target-recall {}\n",
+                 index.options().tables, index.options().hashes, index.options().family.name(), data.rows(),
+                 data.cols(), t_build, index.memory_bytes(),
+                 t.memory_bytes > 0 ? fmt::format(" (budget {})", t.memory_bytes) : std::string(), r.probes,
+                 a->target_recall);
+      return;
+    }
     const LshIndex<float> index(data, index_options(*a));
     const double t = seconds(t0);
     index.save(a->index);
@@ -244,6 +308,8 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
   auto* cands = query->add_option("--candidates", a->candidates, "Probe until this many unique candidates");
   probes->excludes(cands);
   query->add_option("--rerank", a->rerank, "Candidates ranked exactly after the sketch stage (0: max(20k, 200))");
+  query->add_option("--target-recall", a->target_recall,
+                    "Adaptive: per query, probe until the model's recall reaches R (--probes caps; 0: off)");
   query->add_option("--output", a->output, "Neighbour ids (.npy int64, or .ivecs)")->required();
   query->add_option("--distances", a->distances, "Distances (.npy float32, or .fvecs)");
   query->add_option("--json", a->json, "Per-query statistics (JSON)");
@@ -256,8 +322,9 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
     Matrix<float> dist(q.rows(), a->k);
     std::vector<LshQueryStats> stats;
     const auto t0 = std::chrono::steady_clock::now();
-    index.knn(q, a->k, {.probes = a->probes, .candidates = a->candidates, .rerank = a->rerank}, ids.view(), dist.view(),
-              &stats);
+    index.knn(q, a->k,
+              {.probes = a->probes, .candidates = a->candidates, .rerank = a->rerank, .target_recall = a->target_recall},
+              ids.view(), dist.view(), &stats);
     const double t = seconds(t0);
     write_ids(a->output, ids);
     if (!a->distances.empty()) write_distances(a->distances, dist);
