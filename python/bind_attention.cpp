@@ -464,7 +464,7 @@ void bind(py::module_& m) {
       },
       py::arg("dim") = 64, py::arg("length") = 1024, py::arg("kernel_rows") = 256,
       py::arg("features") = std::vector<std::int64_t>{16, 32, 64, 128, 256, 512, 1024}, py::arg("repeats") = 32,
-      py::arg("seed") = 0, py::arg("input_std") = 1.0, py::arg("causal") = false,
+      py::arg("seed") = 0, py::arg("input_std") = 0.5, py::arg("causal") = false,
       py::arg("projections") = std::vector<std::string>{"iid", "orf", "sorf", "simplex"},
       py::arg("maps") = std::vector<std::string>{"positive", "optimal", "trig_softmax"},
       "Kernel and attention-output MSE against exact for every map x projection x m: a list of dicts with "

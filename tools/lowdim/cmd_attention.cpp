@@ -175,7 +175,7 @@ struct ErrorArgs {
   std::vector<std::int64_t> features = {16, 32, 64, 128, 256, 512, 1024};
   std::vector<std::string> maps = {"positive", "optimal", "trig_softmax"};
   std::vector<std::string> projections = {"iid", "orf", "sorf", "simplex"};
-  double std_dev = 1.0;
+  double std_dev = 0.5;
   std::uint64_t seed = 0;
   bool causal = false;
   std::string plot;
