@@ -75,7 +75,7 @@ bench: deps-bench
 
 fuzz: deps-fuzz
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOWDIM_BUILD_FUZZERS=ON \
-	  -DLOWDIM_BUILD_TESTS=OFF -DLOWDIM_BUILD_TOOLS=OFF
+	  -DLOWDIM_BUILD_TESTS=OFF -DLOWDIM_BUILD_TOOLS=OFF -DLOWDIM_WITH_MPI=OFF
 	cmake --build build-fuzz -j $(JOBS)
 	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 

@@ -3,14 +3,17 @@ per spectrum family (tests/python/rsvd_spectra.py): the worst relative error of 
 values and the worst ||A - U S V^T||_F / ||A||_F over tall, wide and square shapes, ranks below,
 at and above the Krylov block size, float32 and float64 (48 matrices per family).
 
-    PYTHONPATH=build/python python3 benchmarks/peers/rsvd_accuracy.py
+    /usr/bin/python3 benchmarks/peers/rsvd_accuracy.py [BUILD_DIR]   (default: build)
 """
 import os
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "python"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build")
+sys.path.insert(0, os.path.join(build, "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "python"))
 import lowdim  # noqa: E402
 from rsvd_spectra import RANKS, SHAPES, families, matrix, residual, sigma_error, sklearn_defaults  # noqa: E402
 
