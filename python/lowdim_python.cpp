@@ -449,7 +449,7 @@ PYBIND11_MODULE(_lowdim, m) {
       },
       py::arg("x"), py::arg("k") = 256, py::arg("normalize") = false, py::arg("fast") = false,
       "BERT-whitening (Su et al. 2021): PCA whitening keeping k dimensions. fast=True sums the\n"
-      "covariance of float32 input in float panels: about 1.8x faster, ~1e-5 relative error.");
+      "covariance in float32 panels (float32 or float64 input): about 1.8x faster, ~1e-5 relative error.");
 
   m.def(
       "read",

@@ -237,6 +237,31 @@ static void test_whitening(const char* dir) {
   CHECK(lowdim_whitening_fit_f64(x, n, d, d, "pca", 7, 0, 0, &loaded) != LOWDIM_OK);
   CHECK(lowdim_whitening_fit_f64(x, n, d, d, "sphering", 0, 0, 0, &loaded) == LOWDIM_ERROR_INVALID_ARGUMENT);
   CHECK(strstr(lowdim_last_error(), "sphering") != NULL);
+  /* BERT-whitening with the scatter's precision: float panels of double input act (they differ
+   * from the double scatter, by ~1e-6 here) and "half" is refused by name. */
+  {
+    lowdim_whitening *exact = NULL, *fast = NULL;
+    double ye[n * 2], yq[n * 2];
+    CHECK(lowdim_bert_whitening_fit_scatter_f64(x, n, d, d, 2, 0, "double", &exact) == LOWDIM_OK);
+    CHECK(lowdim_bert_whitening_fit_scatter_f64(x, n, d, d, 2, 0, "float", &fast) == LOWDIM_OK);
+    CHECK(lowdim_whitening_transform_f64(exact, x, n, d, ye, 2) == LOWDIM_OK);
+    CHECK(lowdim_whitening_transform_f64(fast, x, n, d, yq, 2) == LOWDIM_OK);
+    double diff = 0;
+    for (int j = 0; j < 2; ++j) { /* each component up to sign */
+      double same = 0, flipped = 0;
+      for (int i = 0; i < n; ++i) {
+        same = fmax(same, fabs(ye[i * 2 + j] - yq[i * 2 + j]));
+        flipped = fmax(flipped, fabs(ye[i * 2 + j] + yq[i * 2 + j]));
+      }
+      diff = fmax(diff, fmin(same, flipped));
+    }
+    CHECK(diff > 0 && diff < 1e-3);
+    lowdim_whitening_destroy(exact);
+    lowdim_whitening_destroy(fast);
+    CHECK(lowdim_bert_whitening_fit_scatter_f64(x, n, d, d, 2, 0, "half", &exact) == LOWDIM_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(lowdim_last_error(), "scatter must be \"double\" or \"float\", not \"half\"") != NULL);
+    CHECK(exact == NULL);
+  }
   lowdim_whitening_destroy(w);
   lowdim_whitening_destroy(NULL);
 }

@@ -20,7 +20,7 @@
 
 namespace lowdim {
 
-/// How a float batch's scatter is formed (double batches always use double).
+/// How a batch's scatter is formed, for float and double input alike.
 enum class ScatterPrecision {
   /// Centre each 512-row panel in double and sum its scatter in double, then add it to
   /// the total (default: relative error ~ eps_double · √n, independent of the data's offset).
@@ -277,7 +277,7 @@ class LOWDIM_API Whitening {
 struct BertWhiteningOptions {
   std::int64_t components = 256;  ///< k: the first k columns of U·Λ^{-1/2} are kept
   bool normalize = false;         ///< L2-normalise the whitened sentence vectors
-  /// Scatter precision for float input; block_float is about twice as fast (docs/whitening.md).
+  /// Scatter precision; block_float is about twice as fast (docs/whitening.md).
   ScatterPrecision precision = ScatterPrecision::double_precision;
 };
 

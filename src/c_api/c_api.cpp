@@ -15,6 +15,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <string_view>
 
 struct lowdim_sketch {
   lowdim::SketchOperator op;
@@ -85,6 +86,26 @@ int whitening_fit(const T* x, int64_t n, int64_t d, int64_t ldx, const char* kin
     options.epsilon = epsilon;
     options.normalize = normalize != 0;
     auto model = lowdim::Whitening::fit<T>(in_view(x, n, d, ldx, "lowdim_whitening_fit", "x"), options);
+    *out = new lowdim_whitening{std::move(model)};
+  });
+}
+
+template <class T>
+int bert_whitening_fit(const T* x, int64_t n, int64_t d, int64_t ldx, int64_t k, int normalize, const char* scatter,
+                       lowdim_whitening** out) {
+  return guarded([&] {
+    require(out, "lowdim_bert_whitening_fit", "out");
+    *out = nullptr;
+    require(scatter, "lowdim_bert_whitening_fit", "scatter");
+    const std::string_view precision = scatter;
+    LOWDIM_CHECK(precision == "double" || precision == "float",
+                 "lowdim_bert_whitening_fit: scatter must be \"double\" or \"float\", not \"{}\"", precision);
+    lowdim::BertWhiteningOptions options;
+    options.components = k;
+    options.normalize = normalize != 0;
+    options.precision =
+        precision == "float" ? lowdim::ScatterPrecision::block_float : lowdim::ScatterPrecision::double_precision;
+    auto model = lowdim::fit_bert_whitening<T>(in_view(x, n, d, ldx, "lowdim_bert_whitening_fit", "x"), options);
     *out = new lowdim_whitening{std::move(model)};
   });
 }
@@ -269,17 +290,18 @@ int lowdim_whitening_fit_f64(const double* x, int64_t n, int64_t d, int64_t ldx,
                              double epsilon, int normalize, lowdim_whitening** out) {
   return whitening_fit(x, n, d, ldx, kind, k, epsilon, normalize, out);
 }
+
 int lowdim_bert_whitening_fit_f32(const float* x, int64_t n, int64_t d, int64_t ldx, int64_t k, int normalize,
                                   lowdim_whitening** out) {
-  return guarded([&] {
-    require(out, "lowdim_bert_whitening_fit", "out");
-    *out = nullptr;
-    lowdim::BertWhiteningOptions options;
-    options.components = k;
-    options.normalize = normalize != 0;
-    auto model = lowdim::fit_bert_whitening<float>(in_view(x, n, d, ldx, "lowdim_bert_whitening_fit", "x"), options);
-    *out = new lowdim_whitening{std::move(model)};
-  });
+  return bert_whitening_fit(x, n, d, ldx, k, normalize, "double", out);
+}
+int lowdim_bert_whitening_fit_scatter_f32(const float* x, int64_t n, int64_t d, int64_t ldx, int64_t k, int normalize,
+                                          const char* scatter, lowdim_whitening** out) {
+  return bert_whitening_fit(x, n, d, ldx, k, normalize, scatter, out);
+}
+int lowdim_bert_whitening_fit_scatter_f64(const double* x, int64_t n, int64_t d, int64_t ldx, int64_t k, int normalize,
+                                          const char* scatter, lowdim_whitening** out) {
+  return bert_whitening_fit(x, n, d, ldx, k, normalize, scatter, out);
 }
 void lowdim_whitening_destroy(lowdim_whitening* w) { delete w; }
 int64_t lowdim_whitening_input_dim(const lowdim_whitening* w) { return w ? w->model.dim() : -1; }

@@ -334,11 +334,9 @@ void Moments::update(ConstMatrixView<T> batch) {
   const std::vector<double> offset_b = batch_mean(batch, shift_, "moments: update");
   // The batch's own scatter about the batch mean.
   Matrix<double> s;
-  if constexpr (std::is_same_v<T, float>)
-    s = precision_ == ScatterPrecision::block_float ? batch_scatter<T, float>(batch, shift_, offset_b)
-                                                    : batch_scatter<T, double>(batch, shift_, offset_b);
-  else
-    s = batch_scatter<T, double>(batch, shift_, offset_b);
+  // block_float: float panels of the data centred in double, for float and double input alike.
+  s = precision_ == ScatterPrecision::block_float ? batch_scatter<T, float>(batch, shift_, offset_b)
+                                                  : batch_scatter<T, double>(batch, shift_, offset_b);
   std::vector<double> delta(static_cast<std::size_t>(d));
   for (std::size_t j = 0; j < delta.size(); ++j) delta[j] = offset_b[j] - offset_[j];
   if (count_ == 0) {

@@ -67,6 +67,21 @@ class OffsetData(unittest.TestCase):
         self.assertLess(np.abs(a - b).max(), 1e-3)
         self.assertLess(np.abs(np.cov(b, rowvar=False) - np.eye(b.shape[1])).max(), 1e-3)
 
+    def test_whiten_fit_fast_on_float64(self):
+        # --fast acts on float64 input too: float panels of the data centred in double (a model
+        # that differs from the double scatter's, by rounding only), even 1e6 from the origin.
+        exact, fast = os.path.join(TMP, "exact64.ldm"), os.path.join(TMP, "fast64.ldm")
+        run("whiten", "fit", "--input", self.path, "--kind", "zca", "--model", exact)
+        run("whiten", "fit", "--input", self.path, "--kind", "zca", "--fast", "--model", fast)
+        ye, yf = os.path.join(TMP, "ye64.npy"), os.path.join(TMP, "yf64.npy")
+        run("whiten", "apply", "--model", exact, "--input", self.path, "--output", ye)
+        run("whiten", "apply", "--model", fast, "--input", self.path, "--output", yf)
+        a, b = np.load(ye), np.load(yf)
+        self.assertEqual(b.dtype, np.float64)
+        self.assertGreater(np.abs(a - b).max(), 0)  # it really took the float path
+        self.assertLess(np.abs(a - b).max(), 1e-3)
+        self.assertLess(np.abs(np.cov(b, rowvar=False) - np.eye(b.shape[1])).max(), 1e-3)
+
     def test_pca_keeps_float64(self):
         out = os.path.join(TMP, "offset_pca.npy")
         comps = os.path.join(TMP, "offset_comps.npy")

@@ -71,7 +71,7 @@ const RegisterCommand registered{"whiten", [](CLI::App& app) {
   fit->add_option("--rank-tol", fit_args->rank_tolerance, "Drop eigenvalues <= rank-tol * largest")
       ->capture_default_str();
   fit->add_flag("--normalize", fit_args->normalize, "L2-normalise each whitened row");
-  fit->add_flag("--fast", fit_args->fast, "Float32 scatter panels for float input (about 2x faster, ~1e-5 relative)");
+  fit->add_flag("--fast", fit_args->fast, "Float32 scatter panels, for float and double input (about 2x faster, ~1e-5 relative)");
   fit->add_option("--block-rows", fit_args->block_rows, "Rows read per block")->capture_default_str();
   fit->add_option("--model,-m", fit_args->model, "Model file to write")->required();
   add_output_options(fit, fit_args->out);

@@ -155,6 +155,14 @@ LOWDIM_C_API int lowdim_whitening_fit_f64(const double* x, int64_t n, int64_t d,
 /** BERT-whitening (Su et al. 2021): PCA whitening keeping k dimensions, optionally normalised. */
 LOWDIM_C_API int lowdim_bert_whitening_fit_f32(const float* x, int64_t n, int64_t d, int64_t ldx, int64_t k,
                                                int normalize, lowdim_whitening** out);
+/** As lowdim_bert_whitening_fit_f32, with the scatter's precision: scatter "double" (the
+ * default of the other functions) or "float" (float32 panels of the data centred in double:
+ * about twice as fast, ~1e-5 relative error); float or double input. */
+LOWDIM_C_API int lowdim_bert_whitening_fit_scatter_f32(const float* x, int64_t n, int64_t d, int64_t ldx, int64_t k,
+                                                       int normalize, const char* scatter, lowdim_whitening** out);
+/** As lowdim_bert_whitening_fit_scatter_f32, for double input. */
+LOWDIM_C_API int lowdim_bert_whitening_fit_scatter_f64(const double* x, int64_t n, int64_t d, int64_t ldx, int64_t k,
+                                                       int normalize, const char* scatter, lowdim_whitening** out);
 /** Frees a whitening model (NULL is allowed). */
 LOWDIM_C_API void lowdim_whitening_destroy(lowdim_whitening* whitening);
 /** d, the input dimension (-1 for a NULL handle). */
