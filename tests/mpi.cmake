@@ -18,6 +18,10 @@ endforeach()
 
 # The distributed CLI: `mpirun -np P lowdim ...` hands over to lowdim-mpi.
 if(TARGET lowdim_cli AND TARGET lowdim_mpi_cli)
+  # Debian's interpreter sees Debian's NumPy (a pyenv shim may come first on PATH), as in CMakeLists.txt.
+  if(NOT DEFINED Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
+    set(Python3_EXECUTABLE /usr/bin/python3)
+  endif()
   find_package(Python3 COMPONENTS Interpreter QUIET)
   foreach(mode 1 2 3 4 failures)
     add_test(NAME "mpi: cli ${mode}"

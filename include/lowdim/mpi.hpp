@@ -14,6 +14,7 @@
 #include <lowdim/export.hpp>
 #include <lowdim/io.hpp>
 #include <lowdim/jl.hpp>
+#include <lowdim/lsh.hpp>
 #include <lowdim/matrix.hpp>
 #include <lowdim/rsvd.hpp>
 #include <lowdim/whitening.hpp>
@@ -279,6 +280,46 @@ LOWDIM_API std::vector<std::optional<SmallestDim>> smallest_dims(const Communica
                                                                  std::span<const SketchKind> kinds, double eps,
                                                                  double fraction, const DistortionOptions& options,
                                                                  std::int64_t max_k = 0);
+
+/// Exact k-NN over a row-sharded base: every rank ranks its shard (lowdim::exact_knn), the
+/// ranks' top-k lists are gathered and merged by (distance, global id). queries (q × d) must be
+/// the same on every rank; every rank gets ids (global row indices, q × k) and distances (q × k),
+/// bit-identical to exact_knn over the whole base in one process (each distance is the same
+/// reproducible product, and ties go to the smaller id either way). 1 ≤ k ≤ total rows.
+/// Communication: q·k·(8 + sizeof(T)) bytes per rank (an allgather).
+template <class T>
+LOWDIM_API void exact_knn(const Communicator& comm, const LocalRows<T>& base, ConstMatrixView<T> queries,
+                          std::int64_t k, Metric metric, MatrixView<std::int64_t> ids, MatrixView<T> distances);
+
+/// Sharded LSH: every rank indexes its shard (an LshIndex with the same options, so the same
+/// hash functions; with center = true each shard centres on its own mean); a query is answered
+/// by every shard (its top-k among its candidates, exactly re-ranked) and the answers are merged
+/// to the global top-k with global ids. Not bit-identical to one LshIndex over all rows (each
+/// shard applies the candidate budget, the fallbacks and the sketch stage to its own points):
+/// the merged candidates are those of every shard, so recall is at least what each shard's
+/// probing finds (tests/mpi compare it with the single index). A rank with no rows holds no index.
+template <class T>
+class LOWDIM_API ShardedLsh {
+ public:
+  /// Builds this rank's index (collective: a failure on any rank is every rank's remote_error).
+  ShardedLsh(const Communicator& comm, const LocalRows<T>& shard, const LshIndexOptions& options = {});
+  ~ShardedLsh();
+  ShardedLsh(ShardedLsh&&) noexcept;  ///< Takes other's index.
+  /// Rows over all shards.
+  std::int64_t size() const noexcept { return total_rows_; }
+  /// The local index (nullptr on a rank without rows).
+  const LshIndex<T>* local() const noexcept { return index_.get(); }
+  /// The k nearest neighbours (global ids, q × k; distances q × k ascending, ties to the smaller
+  /// id) of queries, which must be the same on every rank; collective, every rank gets them.
+  /// 1 ≤ k ≤ size(). Communication: q·k·(8 + sizeof(T)) bytes per rank.
+  void knn(ConstMatrixView<T> queries, std::int64_t k, const LshQueryOptions& query, MatrixView<std::int64_t> ids,
+           MatrixView<T> distances) const;
+
+ private:
+  const Communicator* comm_;
+  std::unique_ptr<LshIndex<T>> index_;
+  std::int64_t first_row_ = 0, total_rows_ = 0;
+};
 
 }  // namespace lowdim::mpi
 

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <lowdim/io.hpp>
+#include <lowdim/lsh.hpp>
 #include <lowdim/mpi.hpp>
 #include <lowdim/rsvd.hpp>
 #include <lowdim/whitening.hpp>
@@ -291,6 +292,78 @@ TEMPLATE_TEST_CASE("JL distortion: projections over the ranks, the single-proces
   DistortionOptions bad = o;
   bad.eps = 2;
   CHECK_THROWS_WITH(mpi::measure_distortion<T>(world(), x.cview(), bad), Catch::Contains("rank 0:"));
+}
+
+TEMPLATE_TEST_CASE("exact k-NN over shards: the single-process neighbours bit for bit", "[mpi]", float, double) {
+  using T = TestType;
+  const std::int64_t n = 500, d = 16, q = 20, k = 7;
+  const auto base = test::gaussian<T>(n, d, 41);
+  const auto queries = test::gaussian<T>(q, d, 42);
+  for (auto metric : {Metric::euclidean, Metric::cosine, Metric::inner_product}) {
+    Matrix<std::int64_t> ids(q, k), ref_ids(q, k);
+    Matrix<T> dist(q, k), ref_dist(q, k);
+    exact_knn<T>(base.cview(), queries.cview(), k, metric, ref_ids.view(), ref_dist.view());
+    for (const auto& p : splits(n, 32)) {
+      mpi::exact_knn<T>(world(), local_of<T>(base.cview(), p, world().rank()), queries.cview(), k, metric, ids.view(),
+                        dist.view());
+      CHECK(same_bits<std::int64_t>(ids.cview(), ref_ids.cview()));
+      CHECK(same_bits<T>(dist.cview(), ref_dist.cview()));
+    }
+  }
+  CHECK_THROWS_WITH(mpi::exact_knn<T>(world(), local_of<T>(base.cview(), splits(n, 32)[0], world().rank()),
+                                      queries.cview(), n + 1, Metric::euclidean, Matrix<std::int64_t>(q, n + 1).view(),
+                                      Matrix<T>(q, n + 1).view()),
+                    Catch::Contains("rank 0: mpi::exact_knn: k = 501 must be in [1, 500]"));
+}
+
+TEST_CASE("sharded LSH: global ids, near duplicates found on whichever rank holds them", "[mpi]") {
+  const std::int64_t n = 2000, d = 32, q = 60, k = 5;
+  const auto base = test::gaussian<float>(n, d, 51);
+  // Each query is a base row (spread over every rank's shard) plus a little noise.
+  auto queries = Matrix<float>::uninitialized(q, d);
+  const auto noise = test::gaussian<float>(q, d, 52);
+  for (std::int64_t i = 0; i < q; ++i)
+    for (std::int64_t j = 0; j < d; ++j) queries(i, j) = base(i * 33, j) + 0.01f * noise(i, j);
+  const auto p = mpi::RowPartition::even(n, world().size());
+  const mpi::ShardedLsh<float> index(world(), local_of<float>(base.cview(), p, world().rank()),
+                                     {.tables = 12, .hashes = 12, .seed = 3});
+  CHECK(index.size() == n);
+  Matrix<std::int64_t> ids(q, k);
+  Matrix<float> dist(q, k);
+  index.knn(queries.cview(), k, {}, ids.view(), dist.view());
+  std::int64_t found = 0;
+  for (std::int64_t i = 0; i < q; ++i) found += ids(i, 0) == i * 33;
+  CHECK(found >= q - 2);
+  // The distances are those of the global ids (re-ranked exactly), ascending.
+  std::int64_t wrong = 0, unordered = 0;
+  for (std::int64_t i = 0; i < q; ++i)
+    for (std::int64_t j = 0; j < k; ++j) {
+      double s2 = 0;
+      for (std::int64_t c = 0; c < d; ++c) {
+        const double diff = static_cast<double>(queries(i, c)) - base(ids(i, j), c);
+        s2 += diff * diff;
+      }
+      wrong += std::abs(std::sqrt(s2) - dist(i, j)) > 1e-4 * std::sqrt(s2) + 1e-6;
+      unordered += j > 0 && dist(i, j - 1) > dist(i, j);
+    }
+  CHECK(wrong == 0);
+  CHECK(unordered == 0);
+  Matrix<std::int64_t> exact_ids(q, k);
+  Matrix<float> exact_dist(q, k);
+  exact_knn<float>(base.cview(), queries.cview(), k, Metric::euclidean, exact_ids.view(), exact_dist.view());
+  // The merged answer is at least as good as the single index's (recall of the true 5-NN).
+  const LshIndex<float> single(base.cview(), {.tables = 12, .hashes = 12, .seed = 3});
+  Matrix<std::int64_t> single_ids(q, k);
+  Matrix<float> single_dist(q, k);
+  single.knn(queries.cview(), k, {}, single_ids.view(), single_dist.view());
+  const auto recall = [&](ConstMatrixView<std::int64_t> got) {
+    std::int64_t hits = 0;
+    for (std::int64_t i = 0; i < q; ++i)
+      for (std::int64_t a = 0; a < k; ++a)
+        for (std::int64_t b = 0; b < k; ++b) hits += got(i, a) == exact_ids(i, b);
+    return static_cast<double>(hits) / static_cast<double>(q * k);
+  };
+  CHECK(recall(ids.cview()) >= recall(single_ids.cview()) - 0.02);
 }
 
 int main(int argc, char** argv) {

@@ -51,9 +51,12 @@ void run(const SvdArgs& args, std::int64_t rows, const char* dtype) {
     AtomicFile* const files[] = {u.get(), &s, &vt};
     commit_together(files);
   });
+  // Bytes each rank sent (the counting Communicator), gathered before rank 0 reports.
+  const std::vector<std::int64_t> sent = comm.all_gather(comm.traffic().bytes_sent);
   if (comm.rank() != 0) return;
   const auto k = static_cast<std::int64_t>(r.s.size());
-  const auto& t = comm.traffic();
+  std::string sent_text;
+  for (std::size_t i = 0; i < sent.size(); ++i) sent_text += fmt::format("{}{}", i ? ", " : "", sent[i]);
   if (args.output.wants_json()) {
     std::string values;
     for (std::int64_t j = 0; j < k; ++j) values += fmt::format("{}{}", j ? ", " : "", r.s[static_cast<std::size_t>(j)]);
@@ -61,10 +64,10 @@ void run(const SvdArgs& args, std::int64_t rows, const char* dtype) {
         "{{\"method\": \"rsvd\", \"rows\": {}, \"cols\": {}, \"dtype\": \"{}\", \"rank\": {}, \"passes\": {}, "
         "\"iterations\": {}, \"singular_values\": [{}], \"error\": {}, \"relative_error\": {}, \"error_kind\": "
         "\"computed\", \"files\": [{}, {}, {}], {}, \"block_rows\": {}, \"seconds\": {}, "
-        "\"rank0_bytes_sent\": {}}}",
+        "\"bytes_sent_per_rank\": [{}]}}",
         local.total_rows, local.rows.cols(), dtype, k, r.passes, r.iterations, values, json_number(error),
         json_number(relative), json_string(args.out + "_U.npy"), json_string(args.out + "_S.npy"),
-        json_string(args.out + "_Vt.npy"), split_json(partition), args.block_rows, seconds, t.bytes_sent));
+        json_string(args.out + "_Vt.npy"), split_json(partition), args.block_rows, seconds, sent_text));
   }
   if (!args.output.table()) return;
   fmt::print("svd of {} x {} {} by rsvd: rank {}, {} passes over A, {} power iteration{}\n", local.total_rows,
