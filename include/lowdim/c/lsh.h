@@ -49,6 +49,30 @@ LOWDIM_C_API int64_t lowdim_lsh_memory_bytes(const lowdim_lsh* index);
 LOWDIM_C_API int lowdim_lsh_knn(const lowdim_lsh* index, const float* queries, int64_t q, int64_t ldq, int64_t k,
                                 int64_t probes, int64_t candidates, int64_t rerank, int64_t* ids, int64_t ldi,
                                 float* distances, int64_t ldd, lowdim_lsh_stats* stats);
+/** As lowdim_lsh_knn in the adaptive mode: each query probes until the collision model's
+ * recall estimate reaches target_recall (in (0, 1)), max_probes at most (0: 64 × tables). */
+LOWDIM_C_API int lowdim_lsh_knn_adaptive(const lowdim_lsh* index, const float* queries, int64_t q, int64_t ldq,
+                                         int64_t k, double target_recall, int64_t max_probes, int64_t* ids,
+                                         int64_t ldi, float* distances, int64_t ldd, lowdim_lsh_stats* stats);
+
+/** What lowdim_lsh_build_tuned chose and measured (see LshTuneResult in lowdim/lsh.hpp). */
+typedef struct lowdim_lsh_tune_report {
+  int64_t tables;         /**< L chosen */
+  int64_t hashes;         /**< K chosen */
+  int64_t probes;         /**< probes reaching the target on the held-out rows */
+  double model_recall;    /**< the model's recall for that choice */
+  double recall;          /**< recall@k measured on the held-out rows */
+  double adaptive_recall; /**< recall@k of the adaptive mode on them */
+  int64_t memory_bytes;   /**< lowdim_lsh_memory_bytes of the index built */
+} lowdim_lsh_tune_report;
+
+/** Tunes K, L and the probes for recall@k >= target_recall on held-out rows of x within
+ * memory_bytes (data included; 0: no budget), then builds the index over all of x. report
+ * may be NULL. family, metric, sketch_dim and seed as lowdim_lsh_build. */
+LOWDIM_C_API int lowdim_lsh_build_tuned(const float* x, int64_t n, int64_t d, int64_t ldx, const char* family,
+                                        const char* metric, int64_t k, double target_recall, int64_t memory_bytes,
+                                        int64_t sketch_dim, uint64_t seed, lowdim_lsh** out,
+                                        lowdim_lsh_tune_report* report);
 /** Appends m rows (stride ldx); *first_id receives the id of the first. */
 LOWDIM_C_API int lowdim_lsh_insert(lowdim_lsh* index, const float* x, int64_t m, int64_t ldx, int64_t* first_id);
 /** Removes count ids (all or nothing). */
