@@ -61,12 +61,12 @@ typedef struct lowdim_lsh_tune_report {
   int64_t hashes;         /**< K chosen */
   int64_t probes;         /**< probes reaching the target on the held-out rows */
   double model_recall;    /**< the model's recall for that choice */
-  double recall;          /**< recall@k measured on the held-out rows */
-  double adaptive_recall; /**< recall@k of the adaptive mode on them */
+  double recall;          /**< recall at k measured on the held-out rows */
+  double adaptive_recall; /**< recall at k of the adaptive mode on them */
   int64_t memory_bytes;   /**< lowdim_lsh_memory_bytes of the index built */
 } lowdim_lsh_tune_report;
 
-/** Tunes K, L and the probes for recall@k >= target_recall on held-out rows of x within
+/** Tunes K, L and the probes for recall at k >= target_recall on held-out rows of x within
  * memory_bytes (data included; 0: no budget), then builds the index over all of x. report
  * may be NULL. family, metric, sketch_dim and seed as lowdim_lsh_build. */
 LOWDIM_C_API int lowdim_lsh_build_tuned(const float* x, int64_t n, int64_t d, int64_t ldx, const char* family,
