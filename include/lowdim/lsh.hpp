@@ -151,7 +151,7 @@ struct LshIndexOptions {
   /// always uses the data as given.
   bool center = true;
   /// Two-stage re-ranking: a Gaussian JL sketch of every point to this many dimensions
-  /// (float, 4·sketch_dim bytes per point), on which the candidates are ranked first; only
+  /// (8-bit, sketch_dim bytes per point), on which the candidates are ranked first; only
   /// the best LshQueryOptions::rerank are then ranked exactly. 0: exact re-ranking only.
   std::int64_t sketch_dim = 0;
 };
