@@ -579,8 +579,8 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
           };
           auto rank_sketch = [&]() {
             for (std::size_t r = sketched.size(); r < candidates.size(); ++r) {
-              if (r + 8 < candidates.size()) {
-                const char* next = reinterpret_cast<const char*>(s.codes.data() + candidates[r + 8] * s.options.sketch_dim);
+              if (r + 24 < candidates.size()) {
+                const char* next = reinterpret_cast<const char*>(s.codes.data() + candidates[r + 24] * s.options.sketch_dim);
                 for (std::int64_t byte = 0; byte < s.options.sketch_dim; byte += 64) __builtin_prefetch(next + byte);
               }
               sketched.push_back({s.sketch_distance(qs.row(i), static_cast<float>(qnorm), candidates[r]), candidates[r]});
