@@ -155,7 +155,7 @@ print(f"\nBuild: lowdim LSH 20x16 + sketch {builds[1]:.2f} s (1 thread), {builds
       f"{hnsw_build[1]:.2f} s (1 thread), {hnsw_build[2]:.2f} s (2 threads): hnswlib / lowdim = "
       f"{hnsw_build[1] / builds[1]:.1f}x and {hnsw_build[2] / builds[2]:.1f}x")
 print(f"Memory per point: lowdim index {lowdim_bytes:.0f} bytes (data {4 * d}, tables "
-      f"{index.table_bytes_per_point:.0f}, sketch 256); hnswlib {hnsw_bytes:.0f} bytes (saved index)")
+      f"{index.table_bytes_per_point:.0f}, sketch {index.sketch_dim}); hnswlib {hnsw_bytes:.0f} bytes (saved index)")
 cmp.add("build 60000 x 784, 1 thread", builds[1], "hnswlib M16 efC200", hnsw_build[1])
 cmp.add("build 60000 x 784, 2 threads", builds[2], "hnswlib M16 efC200", hnsw_build[2])
 cmp.report()
