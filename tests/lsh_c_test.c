@@ -56,6 +56,25 @@ int main(int argc, char** argv) {
   }
   CHECK(lowdim_lsh_knn(index, x, q, d, n + 5, 0, 0, 0, ids, k, dist, k, NULL) == LOWDIM_ERROR_INVALID_ARGUMENT);
   CHECK(strstr(lowdim_last_error(), "row stride of distances is 3, smaller than its 405 columns") != NULL);
+  {
+    /* The adaptive mode and the tuner: the query rows are points of the data. */
+    lowdim_lsh* tuned = NULL;
+    lowdim_lsh_tune_report report;
+    CHECK(lowdim_lsh_knn_adaptive(index, x, q, d, k, 0.95, 0, ids, k, dist, k, &stats) == LOWDIM_OK);
+    for (i = 1; i < q; ++i) CHECK(dist[i * k] == 0 && ids[i * k] == i); /* id 0 was removed */
+    CHECK(stats.probes >= 6);
+    CHECK(lowdim_lsh_knn_adaptive(index, x, q, d, k, 1.5, 0, ids, k, dist, k, NULL) == LOWDIM_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(lowdim_last_error(), "target_recall must be in (0, 1), got 1.5") != NULL);
+    CHECK(lowdim_lsh_build_tuned(x, n, d, d, "simhash", "euclidean", k, 0.9, (int64_t)n * d * 4 + n * 100, 0, 3,
+                                 &tuned, &report) == LOWDIM_OK);
+    CHECK(report.recall >= 0.9 && report.tables >= 1 && report.probes >= report.tables);
+    CHECK(report.memory_bytes == lowdim_lsh_memory_bytes(tuned) && report.memory_bytes <= (int64_t)n * d * 4 + n * 100);
+    lowdim_lsh_destroy(tuned);
+    tuned = NULL;
+    CHECK(lowdim_lsh_build_tuned(x, n, d, d, "simhash", "euclidean", k, 0.9, 1000, 0, 3, &tuned, NULL) ==
+          LOWDIM_ERROR_INVALID_ARGUMENT);
+    CHECK(tuned == NULL && strstr(lowdim_last_error(), "memory budget of 1000 bytes") != NULL);
+  }
   x[3] = NAN;
   CHECK(lowdim_lsh_knn(index, x, q, d, k, 0, 0, 0, ids, k, dist, k, NULL) == LOWDIM_ERROR_INVALID_ARGUMENT);
   CHECK(strstr(lowdim_last_error(), "non-finite") != NULL);

@@ -264,7 +264,7 @@ TEST_CASE("LshIndex: the two-stage re-ranking keeps the recall of the exact one"
   CAPTURE(ra, rb, sb[0].unique_candidates);
   REQUIRE(sb[0].unique_candidates > 100);  // the sketch stage had something to cut
   REQUIRE(rb >= ra - 0.03);
-  REQUIRE(two_stage.memory_bytes() - exact_only.memory_bytes() >= 4000 * 32 * 4);
+  REQUIRE(two_stage.memory_bytes() - exact_only.memory_bytes() == 4000 * 32);  // one byte per sketch dimension
   REQUIRE_THROWS_WITH(exact_only.knn(queries, 10, {.rerank = 50}, a.view(), da.view()),
                       Contains("rerank = 50 needs an index built with a sketch"));
 }
@@ -612,4 +612,65 @@ TEST_CASE("tune_lsh meets the target recall on held-out queries within the memor
                       Contains("the memory budget of 768000 bytes is below the"));
   REQUIRE_THROWS_WITH(tune_lsh<float>(data, {.target_recall = 1.5}), Contains("target_recall must be in (0, 1), got 1.5"));
   REQUIRE_THROWS_WITH(tune_lsh<float>(data.block(0, 0, 50, 32), {}), Contains("50 rows are too few"));
+}
+
+// docs/lsh.md's worked example, verbatim, with its claims checked.
+TEST_CASE("docs/lsh.md worked example", "[lsh][docs]") {
+  // 5 000 points around 40 centres in 32 dimensions; 200 queries from the same centres.
+  Matrix<float> centres(40, 32), x(5000, 32), q(200, 32);
+  fill_normal<float>(centres.view(), RandomStream(1));
+  fill_normal<float>(x.view(), RandomStream(2));
+  fill_normal<float>(q.view(), RandomStream(3));
+  for (std::int64_t i = 0; i < 5000; ++i)
+    for (std::int64_t j = 0; j < 32; ++j) x(i, j) = centres(i % 40, j) + 0.3f * x(i, j);
+  for (std::int64_t i = 0; i < 200; ++i)
+    for (std::int64_t j = 0; j < 32; ++j) q(i, j) = centres(i % 40, j) + 0.3f * q(i, j);
+
+  // Ground truth: the exact 10 nearest neighbours (blocked GEMM).
+  Matrix<std::int64_t> truth(200, 10);
+  Matrix<float> truth_d(200, 10);
+  exact_knn<float>(x, q, 10, Metric::euclidean, truth.view(), truth_d.view());
+
+  // An index of 10 tables of 14 SimHash bits, queried with 80 probes.
+  LshIndex<float> index(x, {.family = LshFamily::simhash, .tables = 10, .hashes = 14, .seed = 7});
+  Matrix<std::int64_t> ids(200, 10);
+  Matrix<float> dist(200, 10);
+  std::vector<LshQueryStats> stats;
+  index.knn(q, 10, {.probes = 80}, ids.view(), dist.view(), &stats);
+  // recall@10 ≈ 0.9+, a few hundred candidates re-ranked per query instead of 5 000.
+
+  // The adaptive mode: each query probes until the model's recall estimate reaches 0.95.
+  index.knn(q, 10, {.target_recall = 0.95}, ids.view(), dist.view(), &stats);
+  // stats[i].probes differs per query; stats[i].estimated_recall ≥ 0.95 where it stopped.
+
+  // Or let the tuner choose K, L and the probes for recall 0.9 within 1 MB (data included).
+  LshTuneResult tuned;
+  LshIndex<float> best = build_tuned_lsh<float>(x, {.k = 10, .target_recall = 0.9, .memory_bytes = 1 << 20}, &tuned);
+  best.knn(q, 10, {.probes = tuned.probes}, ids.view(), dist.view());
+  const std::int64_t bytes = best.memory_bytes();  // ≤ 1 048 576
+  // tuned.recall ≥ 0.9 on the tuner's held-out rows.
+
+  // Insert, remove, save and load.
+  const std::int64_t first = best.insert(q.block(0, 0, 5, 32));  // ids 5000 … 5004
+  best.remove(std::vector<std::int64_t>{0, 1, 2});
+  TempDir dir("lsh_docs");
+  best.save(dir.file("worked.lsh"));
+  LshIndex<float> loaded = LshIndex<float>::load(dir.file("worked.lsh"));
+
+  // The claims above.
+  index.knn(q, 10, {.probes = 80}, ids.view(), dist.view(), &stats);
+  CHECK(recall<float>(ids, truth) >= 0.9);
+  double mean_candidates = 0;
+  for (const auto& s : stats) mean_candidates += static_cast<double>(s.unique_candidates) / 200;
+  CHECK(mean_candidates < 1000);
+  index.knn(q, 10, {.target_recall = 0.95}, ids.view(), dist.view(), &stats);
+  CHECK(recall<float>(ids, truth) >= 0.93);
+  std::int64_t lo = 1 << 30, hi = 0;
+  for (const auto& s : stats) lo = std::min(lo, s.probes), hi = std::max(hi, s.probes);
+  CHECK(lo < hi);
+  CHECK(bytes <= 1 << 20);
+  CHECK(tuned.recall >= 0.9);
+  CHECK(first == 5000);
+  CHECK(loaded.size() == 5002);
+  CHECK(!loaded.contains(1));
 }

@@ -151,7 +151,7 @@ struct LshIndexOptions {
   /// always uses the data as given.
   bool center = true;
   /// Two-stage re-ranking: a Gaussian JL sketch of every point to this many dimensions
-  /// (float, 4·sketch_dim bytes per point), on which the candidates are ranked first; only
+  /// (8-bit, sketch_dim bytes per point), on which the candidates are ranked first; only
   /// the best LshQueryOptions::rerank are then ranked exactly. 0: exact re-ranking only.
   std::int64_t sketch_dim = 0;
 };
@@ -258,7 +258,7 @@ struct LshTuneOptions {
   LshFamily family = LshFamily::simhash;  ///< The family to tune.
   Metric metric = Metric::euclidean;      ///< The distance of the neighbours.
   std::int64_t k = 10;                    ///< Neighbours per query.
-  double target_recall = 0.9;             ///< recall@k to reach on held-out queries, in (0, 1).
+  double target_recall = 0.9;             ///< recall\@k to reach on held-out queries, in (0, 1).
   /// Budget for LshIndex::memory_bytes() of the index over all the data (0: none). The data
   /// itself counts; the tuner picks the most tables that fit (at most max_tables).
   std::int64_t memory_bytes = 0;
@@ -275,9 +275,9 @@ struct LshTuneResult {
   LshIndexOptions options;       ///< Family, K, L and the rest: build the index with these.
   std::int64_t probes = 0;       ///< Probes reaching the target on the held-out queries.
   double model_recall = 0;       ///< The model's recall for (K, L, probes) before the check.
-  double recall = 0;             ///< recall@k measured on the held-out queries with probes.
+  double recall = 0;             ///< recall\@k measured on the held-out queries with probes.
   double candidates = 0;         ///< Mean unique candidates per held-out query with probes.
-  double adaptive_recall = 0;    ///< recall@k of the adaptive mode (target_recall) on them.
+  double adaptive_recall = 0;    ///< recall\@k of the adaptive mode (target_recall) on them.
   double adaptive_probes = 0;    ///< Its mean probes per query.
   std::int64_t memory_bytes = 0; ///< Estimated memory_bytes() of the index over all the data.
   std::int64_t holdout = 0;      ///< Held-out queries used.

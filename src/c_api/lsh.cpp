@@ -18,6 +18,30 @@ using lowdim::c_api::in_view;
 using lowdim::c_api::out_view;
 using lowdim::c_api::require;
 
+namespace {
+void mean_stats(const std::vector<lowdim::LshQueryStats>& per, int64_t q, lowdim_lsh_stats* stats) {
+  if (!stats) return;
+  *stats = lowdim_lsh_stats{};
+  for (const auto& s : per) {
+    stats->candidates += static_cast<double>(s.candidates);
+    stats->unique_candidates += static_cast<double>(s.unique_candidates);
+    stats->probes += static_cast<double>(s.probes);
+    stats->extra_probes += s.extra_probes;
+    stats->scanned += s.scanned;
+    stats->hash_seconds += s.hash_seconds;
+    stats->lookup_seconds += s.lookup_seconds;
+    stats->rerank_seconds += s.rerank_seconds;
+  }
+  const double m = q > 0 ? static_cast<double>(q) : 1.0;
+  stats->candidates /= m;
+  stats->unique_candidates /= m;
+  stats->probes /= m;
+  stats->hash_seconds /= m;
+  stats->lookup_seconds /= m;
+  stats->rerank_seconds /= m;
+}
+}  // namespace
+
 extern "C" {
 
 const char* lowdim_lsh_family_names(void) {
@@ -62,26 +86,49 @@ int lowdim_lsh_knn(const lowdim_lsh* index, const float* queries, int64_t q, int
            {.probes = probes, .candidates = candidates, .rerank = rerank},
            out_view(ids, q, k, ldi, "lowdim_lsh_knn", "ids"), out_view(distances, q, k, ldd, "lowdim_lsh_knn", "distances"),
            &per);
-    if (stats) {
-      *stats = lowdim_lsh_stats{};
-      for (const auto& s : per) {
-        stats->candidates += static_cast<double>(s.candidates);
-        stats->unique_candidates += static_cast<double>(s.unique_candidates);
-        stats->probes += static_cast<double>(s.probes);
-        stats->extra_probes += s.extra_probes;
-        stats->scanned += s.scanned;
-        stats->hash_seconds += s.hash_seconds;
-        stats->lookup_seconds += s.lookup_seconds;
-        stats->rerank_seconds += s.rerank_seconds;
-      }
-      const double m = q > 0 ? static_cast<double>(q) : 1.0;
-      stats->candidates /= m;
-      stats->unique_candidates /= m;
-      stats->probes /= m;
-      stats->hash_seconds /= m;
-      stats->lookup_seconds /= m;
-      stats->rerank_seconds /= m;
-    }
+    mean_stats(per, q, stats);
+  });
+}
+
+int lowdim_lsh_knn_adaptive(const lowdim_lsh* index, const float* queries, int64_t q, int64_t ldq, int64_t k,
+                            double target_recall, int64_t max_probes, int64_t* ids, int64_t ldi, float* distances,
+                            int64_t ldd, lowdim_lsh_stats* stats) {
+  return guarded([&] {
+    const char* who = "lowdim_lsh_knn_adaptive";
+    require(index, who, "index");
+    LOWDIM_CHECK(target_recall > 0 && target_recall < 1, "{}: target_recall must be in (0, 1), got {}", who,
+                 target_recall);
+    const auto& ix = index->index;
+    std::vector<lowdim::LshQueryStats> per;
+    ix.knn(in_view(queries, q, ix.dim(), ldq, who, "queries"), k, {.probes = max_probes, .target_recall = target_recall},
+           out_view(ids, q, k, ldi, who, "ids"), out_view(distances, q, k, ldd, who, "distances"), &per);
+    mean_stats(per, q, stats);
+  });
+}
+
+int lowdim_lsh_build_tuned(const float* x, int64_t n, int64_t d, int64_t ldx, const char* family, const char* metric,
+                           int64_t k, double target_recall, int64_t memory_bytes, int64_t sketch_dim, uint64_t seed,
+                           lowdim_lsh** out, lowdim_lsh_tune_report* report) {
+  return guarded([&] {
+    const char* who = "lowdim_lsh_build_tuned";
+    require(out, who, "out");
+    *out = nullptr;
+    require(family, who, "family");
+    require(metric, who, "metric");
+    lowdim::LshTuneOptions o;
+    o.family = lowdim::parse_lsh_family(family);
+    o.metric = lowdim::parse_metric(metric);
+    o.k = k;
+    o.target_recall = target_recall;
+    o.memory_bytes = memory_bytes;
+    o.sketch_dim = sketch_dim;
+    o.seed = seed;
+    lowdim::LshTuneResult r;
+    auto index = lowdim::build_tuned_lsh<float>(in_view(x, n, d, ldx, who, "x"), o, &r);
+    if (report)
+      *report = lowdim_lsh_tune_report{r.options.tables, r.options.hashes, r.probes, r.model_recall, r.recall,
+                                       r.adaptive_recall, r.memory_bytes};
+    *out = new lowdim_lsh{std::move(index)};
   });
 }
 

@@ -47,6 +47,33 @@ template <class T, bool Difference>
 
 }  // namespace
 
+[[gnu::target_clones("avx512f", "avx2", "default")]] float squared_distance_i8(const float* u, const std::int8_t* c,
+                                                                              std::int64_t n) {
+  float acc[16] = {};
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) {
+      const float d = u[i + l] - static_cast<float>(c[i + l]);
+      acc[l] += d * d;
+    }
+  for (int l = 0; i < n; ++i, ++l) {
+    const float d = u[i] - static_cast<float>(c[i]);
+    acc[l] += d * d;
+  }
+  float s = 0;
+  for (const float v : acc) s += v;
+  return s;
+}
+[[gnu::target_clones("avx512f", "avx2", "default")]] float dot_i8(const float* u, const std::int8_t* c, std::int64_t n) {
+  float acc[16] = {};
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) acc[l] += u[i + l] * static_cast<float>(c[i + l]);
+  for (int l = 0; i < n; ++i, ++l) acc[l] += u[i] * static_cast<float>(c[i]);
+  float s = 0;
+  for (const float v : acc) s += v;
+  return s;
+}
 [[gnu::target_clones("avx512f", "avx2", "default")]] float squared_distance(const float* a, const float* b, std::int64_t n) {
   return fixed_order_sum<float, true>(a, b, n);
 }

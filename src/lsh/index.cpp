@@ -101,13 +101,17 @@ struct LshIndex<T>::Impl {
   std::vector<Table> tables;
   int bits_per_value = 0;
   std::optional<SketchOperator> sketch;  // two-stage re-ranking
-  Matrix<float> sketches;                // capacity × sketch_dim
+  // The sketch of every point, 8-bit: round(S·x / sketch_scale) in [−127, 127], capacity ×
+  // sketch_dim (one cache line per point at sketch_dim 64). sketch_scale = max |S·x| / 127 over
+  // the build data (saved; inserted rows are clamped to it).
+  std::vector<std::int8_t> codes;
+  float sketch_scale = 0;
 
   Impl() = default;
   Impl(const Impl& o)
       : options(o.options), dim(o.dim), hasher(o.hasher), centering(o.centering), mean(o.mean), data(o.data.clone()),
         count(o.count), norms(o.norms), live(o.live), live_count(o.live_count), tables(o.tables),
-        bits_per_value(o.bits_per_value), sketch(o.sketch), sketches(o.sketches.clone()) {}
+        bits_per_value(o.bits_per_value), sketch(o.sketch), codes(o.codes), sketch_scale(o.sketch_scale) {}
   Impl& operator=(const Impl&) = delete;
 
   std::int64_t functions() const { return options.tables * options.hashes; }
@@ -165,12 +169,20 @@ struct LshIndex<T>::Impl {
     for (std::int64_t i = 0; i < m; ++i) std::copy(rows.row(i), rows.row(i) + dim, data.row(count + i));
     if (sketch) {
       const std::int64_t s_dim = options.sketch_dim;
-      if (sketches.rows() < data.rows()) {
-        auto grown = Matrix<float>::uninitialized(data.rows(), s_dim);
-        for (std::int64_t i = 0; i < count; ++i) std::copy(sketches.row(i), sketches.row(i) + s_dim, grown.row(i));
-        sketches = std::move(grown);
+      codes.resize(static_cast<std::size_t>(data.rows() * s_dim));
+      for (std::int64_t r0 = 0; r0 < m; r0 += 4096) {
+        const std::int64_t rn = std::min<std::int64_t>(4096, m - r0);
+        auto y = Matrix<float>::uninitialized(rn, s_dim);
+        sketch_rows(rows.block(r0, 0, rn, dim), y.view());
+        if (sketch_scale == 0) {
+          float top = 0;
+          for (const float v : y.flat()) top = std::max(top, std::abs(v));
+          sketch_scale = top > 0 ? top / 127 : 1.0f;
+        }
+        std::int8_t* out = codes.data() + (count + r0) * s_dim;
+        for (std::int64_t i = 0; i < rn * s_dim; ++i)
+          out[i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(y.data()[i] / sketch_scale), -127.0f, 127.0f));
       }
-      sketch_rows(rows, sketches.view().block(count, 0, m, s_dim));
     }
     norms.resize(static_cast<std::size_t>(count + m));
     live.resize(static_cast<std::size_t>((count + m + 63) / 64), 0);
@@ -244,17 +256,18 @@ struct LshIndex<T>::Impl {
     }
   }
 
-  /// The sketch-space estimate of distance(q, id), in the same order as the exact one.
-  float sketch_distance(const float* sq, float qnorm, std::int64_t id) const {
-    const float* sx = sketches.row(id);
+  /// The sketch-space estimate of distance(q, id), in the same order as the exact one; u is
+  /// the query's sketch divided by sketch_scale.
+  float sketch_distance(const float* u, float qnorm, std::int64_t id) const {
     const std::int64_t s_dim = options.sketch_dim;
+    const std::int8_t* c = codes.data() + id * s_dim;
     switch (options.metric) {
-      case Metric::euclidean: return detail::squared_distance(sq, sx, s_dim);
+      case Metric::euclidean: return detail::squared_distance_i8(u, c, s_dim);
       case Metric::cosine: {
         const auto xn = static_cast<float>(norms[static_cast<std::size_t>(id)]);
-        return (qnorm > 0 && xn > 0) ? 1.0f - detail::dot(sq, sx, s_dim) / (qnorm * xn) : 1.0f;
+        return (qnorm > 0 && xn > 0) ? 1.0f - sketch_scale * sketch_scale * detail::dot_i8(u, c, s_dim) / (qnorm * xn) : 1.0f;
       }
-      case Metric::inner_product: return -detail::dot(sq, sx, s_dim);
+      case Metric::inner_product: return -detail::dot_i8(u, c, s_dim);
     }
     return 0;
   }
@@ -432,6 +445,7 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
         if (s.sketch) {
           qs = Matrix<float>::uninitialized(qn, s.options.sketch_dim);
           s.sketch_rows(queries.block(q0, 0, qn, d), qs.view());
+          for (float& v : qs.flat()) v /= s.sketch_scale;
         }
         const double batch_hash = seconds_since(t_hash) / static_cast<double>(qn);
         for (std::int64_t i = 0; i < qn; ++i) {
@@ -565,9 +579,9 @@ void LshIndex<T>::knn(In<T> queries, std::int64_t k, const LshQueryOptions& quer
           };
           auto rank_sketch = [&]() {
             for (std::size_t r = sketched.size(); r < candidates.size(); ++r) {
-              if (r + 8 < candidates.size()) {
-                const char* next = reinterpret_cast<const char*>(s.sketches.row(candidates[r + 8]));
-                for (std::int64_t byte = 0; byte < s.options.sketch_dim * 4; byte += 64) __builtin_prefetch(next + byte);
+              if (r + 24 < candidates.size()) {
+                const char* next = reinterpret_cast<const char*>(s.codes.data() + candidates[r + 24] * s.options.sketch_dim);
+                for (std::int64_t byte = 0; byte < s.options.sketch_dim; byte += 64) __builtin_prefetch(next + byte);
               }
               sketched.push_back({s.sketch_distance(qs.row(i), static_cast<float>(qnorm), candidates[r]), candidates[r]});
               if (adaptive) keep_best(sketched_top, sketched.back());
@@ -715,7 +729,7 @@ std::int64_t LshIndex<T>::memory_bytes() const noexcept {
   std::int64_t bytes = s.data.rows() * s.dim * static_cast<std::int64_t>(sizeof(T)) +
                        static_cast<std::int64_t>((s.norms.size() + s.mean.size()) * sizeof(T) + s.live.size() * 8);
   for (const Table& t : s.tables) bytes += t.bytes();
-  return bytes + s.sketches.size() * 4;
+  return bytes + static_cast<std::int64_t>(s.codes.size());
 }
 
 template <class T>
@@ -745,6 +759,7 @@ void LshIndex<T>::save(const std::string& path) const {
   a.put("cp_dim", s.options.family_options.cp_dim);
   a.put("center", std::int64_t{s.options.center});
   a.put("sketch_dim", s.options.sketch_dim);
+  a.put("sketch_scale", static_cast<double>(s.sketch_scale));
   a.put("dim", s.dim);
   a.put("count", s.count);
   a.put<T>("mean", ConstMatrixView<T>(s.mean.data(), 1, s.dim));
@@ -805,6 +820,11 @@ LshIndex<T> LshIndex<T>::load(const std::string& path) {
   const SharedBitset live = a.get_bitset("live");
   if (live.bits != static_cast<std::uint64_t>(count)) fail(fmt::format("the live set has {} bits for {} points", live.bits, count));
   s.data = Matrix<T>::uninitialized(count, s.dim);
+  if (s.options.sketch_dim > 0 && a.has("sketch_scale")) {
+    const double scale = a.get_double("sketch_scale");
+    if (!(scale > 0 && std::isfinite(scale))) fail(fmt::format("sketch_scale {} is not > 0", scale));
+    s.sketch_scale = static_cast<float>(scale);
+  }
   s.append_rows(data);
   s.live.assign(live.words.begin(), live.words.end());
   s.live_count = 0;

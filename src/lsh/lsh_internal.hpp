@@ -229,6 +229,9 @@ double pstable_width(ConstMatrixView<T> data, std::uint64_t seed);
 float squared_distance(const float* a, const float* b, std::int64_t n);
 double squared_distance(const double* a, const double* b, std::int64_t n);
 float dot(const float* a, const float* b, std::int64_t n);
+/// Σ (u_i − c_i)² and Σ u_i·c_i of a float vector and an 8-bit code (the sketch stage).
+float squared_distance_i8(const float* u, const std::int8_t* c, std::int64_t n);
+float dot_i8(const float* u, const std::int8_t* c, std::int64_t n);
 double dot(const double* a, const double* b, std::int64_t n);
 
 /// (distance, id), ordered by distance then id.

@@ -32,7 +32,7 @@ double recall_of(const Matrix<std::int64_t>& got, const Matrix<std::int64_t>& tr
 
 /// Bytes of an index over n points beyond its tables (LshIndex::memory_bytes's other terms).
 std::int64_t fixed_bytes(std::int64_t n, std::int64_t d, std::int64_t item, std::int64_t sketch_dim) {
-  return n * d * item + n * item + d * item + (n + 63) / 64 * 8 + n * sketch_dim * 4;
+  return n * d * item + n * item + d * item + (n + 63) / 64 * 8 + n * sketch_dim;
 }
 
 /// Bytes of one table over n points with `buckets` buckets (keys, offsets, ids, hash slots).
@@ -214,12 +214,13 @@ LshTuneResult tune_lsh(In<T> data, const LshTuneOptions& o) {
       }
     }
     // 4. The modelled cost, in units of one multiply-add: hashing (a batched product),
-    // ~100 per probe (hash slot, key and offsets: cache misses), and the re-ranking.
+    // ~400 per probe (heap, hash slot, key, offsets, ids: cache misses; measured on
+    // Fashion-MNIST as about the exact distance of 400–500 floats), and the re-ranking.
     for (std::size_t g = 0; g < grid.size(); ++g) {
       const double rerank = o.sketch_dim > 0 ? 2.0 * static_cast<double>(o.sketch_dim) * cands[g] +
                                                    std::min(cands[g], std::max(20.0 * static_cast<double>(k), 200.0)) * static_cast<double>(d)
                                              : cands[g] * static_cast<double>(d);
-      const double cost = static_cast<double>(L * K * width * d) / 4 + 100.0 * static_cast<double>(grid[g]) + rerank;
+      const double cost = static_cast<double>(L * K * width * d) / 4 + 400.0 * static_cast<double>(grid[g]) + rerank;
       if (recall[g] > best_recall.recall) best_recall = {K, L, grid[g], recall[g], cost};
       if (recall[g] >= o.target_recall && cost < best.cost) best = {K, L, grid[g], recall[g], cost};
     }
