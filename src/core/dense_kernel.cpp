@@ -10,6 +10,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <memory>
 #include <vector>
 
 #include "lowdim/error.hpp"
@@ -588,13 +589,24 @@ void gemm_kernel(const GemmArguments<T>& g) {
   // op(A) in parallel over tiles of C.
   const std::int64_t kb_max = std::min(k, kSlice);
   const std::int64_t nb_max = std::max(W, kPackedElements / kb_max / W * W);
-  std::vector<T> packed(static_cast<std::size_t>(packed_size<T>(kb_max, std::min(n, nb_max))));
+  // The calling thread's packing buffer (at most kPackedElements, 8 MiB of float), kept for its
+  // next call: a fresh one per call costs the kernel's page clearing (a quarter of the time of
+  // exact k-NN's many block products, measured) and is never returned to be reused anyway.
+  thread_local std::unique_ptr<T[]> buffer;
+  thread_local std::size_t capacity = 0;
+  const auto needed = static_cast<std::size_t>(packed_size<T>(kb_max, std::min(n, nb_max)));
+  if (capacity < needed) {
+    buffer.reset();
+    buffer.reset(new T[needed]);  // uninitialised: pack_b writes every element multiply_packed reads
+    capacity = needed;
+  }
+  T* const packed = buffer.get();
   for (std::int64_t j0 = 0; j0 < n; j0 += nb_max) {
     const std::int64_t nb = std::min(nb_max, n - j0);
     for (std::int64_t s = 0; s < slices; ++s) {
       const std::int64_t t0 = s * kSlice, kb = std::min(kSlice, k - t0);
-      pack_b(g, t0, kb, j0, nb, packed.data());
-      multiply_packed<T>(slice_product(g, t0, kb, packed.data(), j0, nb, g.c, g.ldc, s == 0 && c_holds, s > 0));
+      pack_b(g, t0, kb, j0, nb, packed);
+      multiply_packed<T>(slice_product(g, t0, kb, packed, j0, nb, g.c, g.ldc, s == 0 && c_holds, s > 0));
     }
   }
 }
