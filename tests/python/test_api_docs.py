@@ -63,7 +63,7 @@ class ApiDocs(unittest.TestCase):
                 self.assertTrue(hasattr(lowdim, name), name)
 
     def test_estimators_are_documented(self):
-        for name in ["RandomProjection", "PCA", "Whitening", "BertWhitening", "RandomizedSVD"]:
+        for name in ["RandomProjection", "PCA", "Whitening", "BertWhitening", "RandomizedSVD", "RandomFeatures"]:
             cls = getattr(lowdim.sklearn, name)
             self.assertGreater(len(inspect.getdoc(cls) or ""), 40, name)
             for method in ["fit", "transform"]:
