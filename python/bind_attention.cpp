@@ -174,7 +174,46 @@ void bind(py::module_& m) {
             });
           },
           py::arg("x"), py::arg("scale") = 1.0,
-          "(phi, log_scale) of the rows of scale*x (n x d): the feature of row i is exp(log_scale[i]) * phi[i].");
+          "(phi, log_scale) of the rows of scale*x (n x d): the feature of row i is exp(log_scale[i]) * phi[i].")
+      .def(
+          "transform",
+          [](const RandomFeatures& f, const py::array& x, double scale, bool gaussian) {
+            LOWDIM_CHECK(!gaussian || estimates_softmax_kernel(f.kind()),
+                         "RandomFeatures.transform: gaussian=True needs a map that estimates exp(x.y) (positive, "
+                         "optimal, trig_softmax, hyperbolic), not '{}'",
+                         to_string(f.kind()));
+            return by_dtype(x, [&]<class T>() -> py::object {
+              auto in = as_input<T>(x, "RandomFeatures.transform");
+              const std::int64_t n = in.view.rows(), d = in.view.cols(), m = f.features();
+              auto phi = new_array<T>(n, m);
+              auto view = as_output(phi);
+              {
+                py::gil_scoped_release release;
+                std::vector<T> s(static_cast<std::size_t>(n));
+                f.apply<T>(in.view, view, std::span<T>(s), scale);
+                for (std::int64_t i = 0; i < n; ++i) {
+                  double log_factor = static_cast<double>(s[static_cast<std::size_t>(i)]);
+                  if (gaussian) {
+                    double u = 0.0;
+                    for (std::int64_t j = 0; j < d; ++j) {
+                      const double v = scale * static_cast<double>(in.view(i, j));
+                      u += v * v;
+                    }
+                    log_factor -= u / 2.0;
+                  }
+                  if (log_factor == 0.0) continue;
+                  const T factor = static_cast<T>(std::exp(log_factor));
+                  for (std::int64_t j = 0; j < m; ++j) view(i, j) *= factor;
+                }
+              }
+              return phi;
+            });
+          },
+          py::arg("x"), py::arg("scale") = 1.0, py::arg("gaussian") = false,
+          "The features exp(log_scale[i]) * phi[i] of the rows of scale*x (n x features), so that "
+          "transform(x) @ transform(y).T estimates the map's kernel of scale*x, scale*y. gaussian=True (maps "
+          "estimating exp(x.y)) also multiplies row i by exp(-||scale*x_i||^2/2): the product then estimates "
+          "the Gaussian kernel exp(-||scale*(x_i - y_j)||^2/2), with positive features for the positive maps.");
 
   m.def("optimal_positive_parameter", &optimal_positive_parameter, py::arg("u"), py::arg("dim"),
         "FAVOR++'s optimal A for mean ||x + y||^2 = u in d dimensions (Likhosherstov et al. 2022).");

@@ -7,6 +7,7 @@ scikit-learn's own helpers, ``n_features_in_``, ``random_state`` as int, None or
 ``sklearn.utils.estimator_checks.check_estimator`` (tests/python/test_sklearn.py).
 
     from lowdim.sklearn import RandomProjection, PCA, Whitening, BertWhitening, RandomizedSVD, LSHNeighbors
+    from lowdim.sklearn import RandomFeatures
     pipe = make_pipeline(Whitening(kind="zca"), RandomProjection(n_components=64, kind="srht"))
     nn = LSHNeighbors(n_neighbors=10, algorithm="tuned", target_recall=0.9).fit(X)
 
@@ -23,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _lowdim
 
-__all__ = ["RandomProjection", "PCA", "Whitening", "BertWhitening", "RandomizedSVD", "LSHNeighbors"]
+__all__ = ["RandomProjection", "PCA", "Whitening", "BertWhitening", "RandomizedSVD", "RandomFeatures", "LSHNeighbors"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -383,6 +384,94 @@ class RandomizedSVD(_LowdimTransformer):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+
+class RandomFeatures(TransformerMixin, BaseEstimator):
+    """Random features of the Gaussian (RBF) kernel exp(-gamma ||x - y||^2), as scikit-learn's
+    RBFSampler (and usable where Nystroem is, e.g. before a linear model in a Pipeline), over
+    lowdim's random-feature maps: transform(X) @ transform(Y).T estimates the kernel matrix.
+
+    Parameters
+    ----------
+    n_components : int
+        m, the random directions (rows of W). The trigonometric map gives 2m output features
+        ([cos Wx, sin Wx] / sqrt(m), Rahimi & Recht), the positive map m.
+    gamma : float
+        The kernel's exp(-gamma ||x - y||^2), > 0.
+    kind : 'iid', 'orf', 'sorf' or 'simplex'
+        How W is drawn (lowdim.RandomFeatures' projection): independent Gaussian rows (as
+        RBFSampler), orthogonal random features (blocks of orthogonal rows with Gaussian row
+        norms: unbiased, lower variance), structured ORF (H D1 H D2 H D3 blocks, O(d log d) per
+        row, fixed row norms: a small bias) or simplex random features (needs n_features >= 2).
+    feature_map : 'trigonometric' or 'positive'
+        trigonometric: lowdim's trig_gaussian map; positive: FAVOR+ features of the softmax
+        kernel exp(2 gamma x.y), each row times exp(-gamma ||x||^2), which estimate the same
+        Gaussian kernel with positive features (larger variance when gamma ||x||^2 is large).
+    random_state : int, RandomState or None
+        An int is lowdim's seed as given (lowdim.RandomFeatures(seed=...)).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    n_features_out_ : int, the output dimension (2 n_components or n_components)
+    seed_ : int, the seed W was drawn from
+    random_weights_ : ndarray (n_features_in_, n_components), W^T (unscaled: the map is applied
+        to sqrt(2 gamma) x)
+    """
+
+    _MAPS = {"trigonometric": "trig_gaussian", "positive": "positive"}
+
+    def __init__(self, n_components=100, *, gamma=1.0, kind="orf", feature_map="trigonometric", random_state=None):
+        self.n_components = n_components
+        self.gamma = gamma
+        self.kind = kind
+        self.feature_map = feature_map
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Draws W for X's n_features (only the shape of X is used). Returns self."""
+        X = self._validate_data(X, reset=True, dtype=_FLOAT_DTYPES, ensure_min_samples=1)
+        if not isinstance(self.n_components, (int, np.integer)) or isinstance(self.n_components, bool) \
+                or self.n_components < 1:
+            raise ValueError(f"n_components must be a positive int, got {self.n_components!r}")
+        if not isinstance(self.gamma, (int, float, np.integer, np.floating)) or not self.gamma > 0 \
+                or not np.isfinite(self.gamma):
+            raise ValueError(f"gamma must be a positive finite number, got {self.gamma!r}")
+        if self.feature_map not in self._MAPS:
+            raise ValueError(f"feature_map must be 'trigonometric' or 'positive', got {self.feature_map!r}")
+        self.seed_ = _seed(self.random_state)
+        self._features = self._make(X.shape[1])
+        self.n_features_out_ = self._features.features
+        return self
+
+    def _make(self, n_features):
+        return _lowdim.RandomFeatures(map=self._MAPS[self.feature_map], projection=self.kind, dim=int(n_features),
+                                      directions=int(self.n_components), seed=self.seed_)
+
+    def transform(self, X):
+        """The random features of the rows of X (n x n_features_out_); float32 stays float32."""
+        check_is_fitted(self, "_features")
+        X = self._validate_data(X, reset=False, dtype=_FLOAT_DTYPES)
+        return self._features.transform(X, scale=float(np.sqrt(2.0 * self.gamma)),
+                                        gaussian=self.feature_map == "positive")
+
+    @property
+    def random_weights_(self):
+        check_is_fitted(self, "_features")
+        return self._features.projection_matrix().T
+
+    def _more_tags(self):
+        return {"preserves_dtype": [np.float64, np.float32]}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_features", None)  # redrawn from seed_ (the same W, bit for bit)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "seed_" in state:
+            self._features = self._make(self.n_features_in_)
 
 
 class LSHNeighbors(BaseEstimator):

@@ -63,12 +63,33 @@ class ApiDocs(unittest.TestCase):
                 self.assertTrue(hasattr(lowdim, name), name)
 
     def test_estimators_are_documented(self):
-        for name in ["RandomProjection", "PCA", "Whitening", "BertWhitening", "RandomizedSVD"]:
+        for name in ["RandomProjection", "PCA", "Whitening", "BertWhitening", "RandomizedSVD", "RandomFeatures"]:
             cls = getattr(lowdim.sklearn, name)
             self.assertGreater(len(inspect.getdoc(cls) or ""), 40, name)
             for method in ["fit", "transform"]:
                 if hasattr(cls, method):
                     self.assertTrue(inspect.getdoc(getattr(cls, method)), f"{name}.{method}")
+
+
+class GuidesLinkToTheReference(unittest.TestCase):
+    """Every guide in docs/ links to the Doxygen page of a public header (make docs writes
+    build-docs/html/; a file page is named as Doxygen names it, e.g. random__features_8hpp.html)."""
+
+    def test_every_guide_links_to_existing_header_pages(self):
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        docs = os.path.join(root, "docs")
+        guides = sorted(f for f in os.listdir(docs) if f.endswith(".md"))
+        self.assertGreater(len(guides), 5)
+        for guide in guides:
+            with self.subTest(guide=guide), open(os.path.join(docs, guide)) as f:
+                text = f.read()
+                links = re.findall(r"\[`lowdim/([\w/]+\.h(?:pp)?)`\]\(\.\./build-docs/html/(\w+\.html)\)", text)
+                self.assertTrue(links, f"{guide} names no header page of the API reference")
+                self.assertIn("(../build-docs/html/index.html)", text)
+                for header, page in links:
+                    self.assertTrue(os.path.exists(os.path.join(root, "include", "lowdim", header)), header)
+                    name = os.path.basename(header)
+                    self.assertEqual(page, name.replace("_", "__").replace(".", "_8") + ".html", (guide, header))
 
 
 if __name__ == "__main__":

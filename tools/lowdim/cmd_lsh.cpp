@@ -10,6 +10,7 @@
 // Default eval data: Fashion-MNIST train (base) and test (queries).
 
 #include "command.hpp"
+#include "output.hpp"
 
 #include <lowdim/io.hpp>
 #include <lowdim/linalg.hpp>
@@ -115,6 +116,7 @@ struct LshArgs {
   std::string memory;
   std::int64_t holdout = 0, max_tables = 32;
   bool no_center = false;
+  bool quiet = false;  // no progress bar (build, eval)
   int threads = 0;
   std::vector<std::int64_t> probe_list;
 };
@@ -255,10 +257,14 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
   build->add_option("--holdout", a->holdout, "Tuner: held-out queries (0: n/10 within [20, 300])")->needs(target);
   build->add_option("--max-tables", a->max_tables, "Tuner: at most this many tables")->capture_default_str()->needs(target);
   build->add_option("--threads", a->threads, "Threads (0: all)");
+  build->add_flag("--quiet", a->quiet, "No progress bar");
   build->callback([a, threads, build] {
     threads();
     const auto data = read_data(a->input, "base");
     const auto t0 = std::chrono::steady_clock::now();
+    // One opaque library call: a moving bar with the elapsed time (stderr, a terminal only).
+    Activity activity(!a->quiet, fmt::format("lsh build: {} {} x {}", a->target_recall != 0 ? "tuning" : "hashing",
+                                             data.rows(), data.cols()));
     if (a->target_recall != 0) {
       for (const char* fixed : {"--tables", "--hashes"})
         if (build->count(fixed) > 0)
@@ -280,6 +286,7 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
       const LshIndex<float> index = build_tuned_lsh<float>(data, t, &r);
       const double t_build = seconds(t0);
       index.save(a->index);
+      activity.stop();
       fmt::print("tuned {} for recall@{} >= {}: {} tables x {} hashes, {} probes; held-out recall {:.4f} "
                  "(model {:.4f}, {} queries, {:.0f} candidates); adaptive: recall {:.4f} at {:.1f} probes\n",
                  o.family.name(), a->k, a->target_recall, index.options().tables, index.options().hashes, r.probes,
@@ -295,6 +302,7 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
     const LshIndex<float> index(data, index_options(*a));
     const double t = seconds(t0);
     index.save(a->index);
+    activity.stop();
     fmt::print("built {} tables x {} hashes ({}) over {} x {} in {:.3f} s; {:.1f} table bytes per point\n",
                index.options().tables, index.options().hashes, index.options().family.name(), data.rows(), data.cols(),
                t, index.table_bytes_per_point());
@@ -365,27 +373,35 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
   eval->add_option("--json", a->json, "Results (JSON)");
   eval->add_option("--plot", a->plot, "Recall/QPS curve (SVG)");
   eval->add_option("--threads", a->threads, "Threads (0: all)");
+  eval->add_flag("--quiet", a->quiet, "No progress bar");
   eval->callback([a, threads] {
     threads();
     const auto base = read_data(a->base, "base");
     const auto q = read_data(a->queries, "queries");
     const auto o = index_options(*a);
+    // Steps: exact k-NN, the build, one per probe count; erased before each line of the table.
+    std::vector<std::int64_t> list = a->probe_list;
+    if (list.empty())
+      for (std::int64_t m = 1; m <= 64; m *= 2) list.push_back(m * o.tables);
+    Progress progress(!a->quiet);
+    const std::int64_t steps = 2 + static_cast<std::int64_t>(list.size());
+    progress.update("lsh eval: exact k-NN", 0, steps);
     Matrix<std::int64_t> truth(q.rows(), a->k);
     Matrix<float> truth_d(q.rows(), a->k);
     auto t0 = std::chrono::steady_clock::now();
     exact_knn<float>(base, q, a->k, o.metric, truth.view(), truth_d.view());
     const double exact_qps = static_cast<double>(q.rows()) / seconds(t0);
+    progress.update("lsh eval: building the index", 1, steps);
     t0 = std::chrono::steady_clock::now();
     const LshIndex<float> index(base, o);
     const double build_s = seconds(t0);
-    std::vector<std::int64_t> list = a->probe_list;
-    if (list.empty())
-      for (std::int64_t m = 1; m <= 64; m *= 2) list.push_back(m * o.tables);
     std::vector<EvalPoint> points;
+    progress.finish();
     fmt::print("{} tables x {} hashes ({}), built in {:.3f} s, {:.1f} table bytes per point; exact: {:.0f} q/s\n",
                o.tables, o.hashes, o.family.name(), build_s, index.table_bytes_per_point(), exact_qps);
     fmt::print("{:>8} {:>8} {:>10} {:>11}\n", "probes", "recall", "q/s", "candidates");
     for (const std::int64_t p : list) {
+      progress.update(fmt::format("lsh eval: {} probes", p), 2 + static_cast<std::int64_t>(points.size()), steps);
       Matrix<std::int64_t> ids(q.rows(), a->k);
       Matrix<float> dist(q.rows(), a->k);
       std::vector<LshQueryStats> stats;
@@ -395,6 +411,7 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
       double cand = 0;
       for (const auto& s : stats) cand += static_cast<double>(s.unique_candidates);
       points.push_back({p, recall_at(ids, truth), qps, cand / static_cast<double>(q.rows())});
+      progress.finish();
       fmt::print("{:>8} {:>8.4f} {:>10.0f} {:>11.0f}\n", p, points.back().recall, qps, points.back().candidates);
     }
     if (!a->json.empty()) {
