@@ -103,3 +103,14 @@ lsh_cli(build_tuned_fixed_tables 1 "--tables is chosen by the tuner" REQUIRES ls
   ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/never.lsh --target-recall 0.9 --tables 4)
 lsh_cli(build_memory_needs_target 1 "--memory requires --target-recall" REQUIRES lsh_data
   ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/never.lsh --memory 1M)
+# The CLI conventions on every lsh subcommand: --json alone writes the results to stdout and
+# nothing else; --quiet prints nothing.
+lsh_cli(build_json 0 "^{\"index\": \".*json.lsh\", \"family\": \"simhash\", \"rows\": 500, \"dim\": 16, \"tables\": 8, \"hashes\": 12, \"build_seconds\": [0-9.e-]+, \"memory_bytes\": [0-9]+, \"table_bytes_per_point\": [0-9.]+}\n$"
+  REQUIRES lsh_data SETS lsh_json
+  ARGS ${_cli} lsh build --input ${_lsh_dir}/base.npy --index ${_lsh_dir}/json.lsh --tables 8 --hashes 12 --json)
+lsh_cli(query_json 0 "^{\n  \"queries\": 100, .*\"per_query\": \\[" REQUIRES lsh_json
+  ARGS ${_cli} lsh query --index ${_lsh_dir}/json.lsh --queries ${_lsh_dir}/queries.npy --k 3 --output ${_lsh_dir}/json_ids.npy --json)
+lsh_cli(insert_json 0 "^{\"first_id\": 500, \"inserted\": 3, \"size\": 503}\n$" REQUIRES lsh_json SETS lsh_json_inserted
+  ARGS ${_cli} lsh insert --index ${_lsh_dir}/json.lsh --input ${_lsh_dir}/new.npy --json)
+lsh_cli(remove_quiet 0 "^$" REQUIRES lsh_json_inserted
+  ARGS ${_cli} lsh remove --index ${_lsh_dir}/json.lsh --ids ${_lsh_dir}/remove.npy --quiet)

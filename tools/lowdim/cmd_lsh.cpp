@@ -8,6 +8,8 @@
 //   eval   --base BASE --queries Q --k 10 [--family F] [--json FILE] [--plot FILE.svg]
 // Data: .npy, IDX (.gz), .fvecs; ids out as .npy (int64) or .ivecs (int32) by extension.
 // Default eval data: Fashion-MNIST train (base) and test (queries).
+// Every subcommand takes --quiet (no table, no progress) and --json [FILE] (its results; stdout
+// without FILE), as the other commands do.
 
 #include "command.hpp"
 #include "output.hpp"
@@ -108,7 +110,7 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 struct LshArgs {
-  std::string input, index, queries, output, distances, json, plot, ids, base = kFashionTrain;
+  std::string input, index, queries, output, distances, plot, ids, base = kFashionTrain;
   std::string family = "simhash", metric = "euclidean";
   std::int64_t tables = 0, hashes = 0, k = 10, probes = 0, candidates = 0, cp_dim = 0, sketch_dim = 0, rerank = 0;
   std::uint64_t seed = 0;
@@ -116,7 +118,7 @@ struct LshArgs {
   std::string memory;
   std::int64_t holdout = 0, max_tables = 32;
   bool no_center = false;
-  bool quiet = false;  // no progress bar (build, eval)
+  Output out;  // --quiet, --json [FILE] (every subcommand)
   int threads = 0;
   std::vector<std::int64_t> probe_list;
 };
@@ -257,13 +259,13 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
   build->add_option("--holdout", a->holdout, "Tuner: held-out queries (0: n/10 within [20, 300])")->needs(target);
   build->add_option("--max-tables", a->max_tables, "Tuner: at most this many tables")->capture_default_str()->needs(target);
   build->add_option("--threads", a->threads, "Threads (0: all)");
-  build->add_flag("--quiet", a->quiet, "No progress bar");
+  add_output_options(build, a->out);
   build->callback([a, threads, build] {
     threads();
     const auto data = read_data(a->input, "base");
     const auto t0 = std::chrono::steady_clock::now();
     // One opaque library call: a moving bar with the elapsed time (stderr, a terminal only).
-    Activity activity(!a->quiet, fmt::format("lsh build: {} {} x {}", a->target_recall != 0 ? "tuning" : "hashing",
+    Activity activity(a->out.progress(), fmt::format("lsh build: {} {} x {}", a->target_recall != 0 ? "tuning" : "hashing",
                                              data.rows(), data.cols()));
     if (a->target_recall != 0) {
       for (const char* fixed : {"--tables", "--hashes"})
@@ -287,6 +289,17 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
       const double t_build = seconds(t0);
       index.save(a->index);
       activity.stop();
+      if (a->out.wants_json())
+        a->out.write_json(fmt::format(
+            "{{\"index\": {}, \"family\": {}, \"rows\": {}, \"dim\": {}, \"tables\": {}, \"hashes\": {}, "
+            "\"build_seconds\": {}, \"memory_bytes\": {}, \"tuned\": {{\"k\": {}, \"target_recall\": {}, "
+            "\"probes\": {}, \"holdout_recall\": {}, \"model_recall\": {}, \"holdout\": {}, \"candidates\": {}, "
+            "\"adaptive_recall\": {}, \"adaptive_probes\": {}, \"memory_budget\": {}}}}}",
+            json_string(a->index), json_string(o.family.name()), data.rows(), data.cols(), index.options().tables,
+            index.options().hashes, json_number(t_build), index.memory_bytes(), a->k, json_number(a->target_recall),
+            r.probes, json_number(r.recall), json_number(r.model_recall), r.holdout, json_number(r.candidates),
+            json_number(r.adaptive_recall), json_number(r.adaptive_probes), t.memory_bytes));
+      if (!a->out.table()) return;
       fmt::print("tuned {} for recall@{} >= {}: {} tables x {} hashes, {} probes; held-out recall {:.4f} "
                  "(model {:.4f}, {} queries, {:.0f} candidates); adaptive: recall {:.4f} at {:.1f} probes\n",
                  o.family.name(), a->k, a->target_recall, index.options().tables, index.options().hashes, r.probes,
@@ -303,6 +316,14 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
     const double t = seconds(t0);
     index.save(a->index);
     activity.stop();
+    if (a->out.wants_json())
+      a->out.write_json(fmt::format(
+          "{{\"index\": {}, \"family\": {}, \"rows\": {}, \"dim\": {}, \"tables\": {}, \"hashes\": {}, "
+          "\"build_seconds\": {}, \"memory_bytes\": {}, \"table_bytes_per_point\": {}}}",
+          json_string(a->index), json_string(index.options().family.name()), data.rows(), data.cols(),
+          index.options().tables, index.options().hashes, json_number(t), index.memory_bytes(),
+          json_number(index.table_bytes_per_point())));
+    if (!a->out.table()) return;
     fmt::print("built {} tables x {} hashes ({}) over {} x {} in {:.3f} s; {:.1f} table bytes per point\n",
                index.options().tables, index.options().hashes, index.options().family.name(), data.rows(), data.cols(),
                t, index.table_bytes_per_point());
@@ -320,7 +341,7 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
                     "Adaptive: per query, probe until the model's recall reaches R (--probes caps; 0: off)");
   query->add_option("--output", a->output, "Neighbour ids (.npy int64, or .ivecs)")->required();
   query->add_option("--distances", a->distances, "Distances (.npy float32, or .fvecs)");
-  query->add_option("--json", a->json, "Per-query statistics (JSON)");
+  add_output_options(query, a->out);  // the JSON holds the per-query statistics
   query->add_option("--threads", a->threads, "Threads (0: all)");
   query->callback([a, threads] {
     threads();
@@ -336,30 +357,43 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
     const double t = seconds(t0);
     write_ids(a->output, ids);
     if (!a->distances.empty()) write_distances(a->distances, dist);
-    if (!a->json.empty()) write_text(a->json, stats_json(stats, t));
-    fmt::print("{} queries in {:.3f} s ({:.0f} q/s)\n", q.rows(), t, static_cast<double>(q.rows()) / t);
+    if (a->out.wants_json()) {
+      std::string text = stats_json(stats, t);
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      a->out.write_json(text);
+    }
+    if (a->out.table())
+      fmt::print("{} queries in {:.3f} s ({:.0f} q/s)\n", q.rows(), t, static_cast<double>(q.rows()) / t);
   });
 
   auto* insert = lsh->add_subcommand("insert", "Add rows to an index (the file is rewritten atomically)");
   insert->add_option("--index", a->index, "Index file")->required();
   insert->add_option("--input", a->input, "New rows (.npy, IDX, .fvecs)")->required();
+  add_output_options(insert, a->out);
   insert->callback([a] {
     auto index = LshIndex<float>::load(a->index);
     const auto rows = read_data(a->input, "rows");
     const std::int64_t first = index.insert(rows);
     index.save(a->index);
-    for (std::int64_t i = 0; i < rows.rows(); ++i) fmt::print("{}\n", first + i);
+    if (a->out.wants_json())
+      a->out.write_json(fmt::format("{{\"first_id\": {}, \"inserted\": {}, \"size\": {}}}", first, rows.rows(),
+                                    index.size()));
+    if (a->out.table())
+      for (std::int64_t i = 0; i < rows.rows(); ++i) fmt::print("{}\n", first + i);
   });
 
   auto* remove = lsh->add_subcommand("remove", "Remove ids from an index (the file is rewritten atomically)");
   remove->add_option("--index", a->index, "Index file")->required();
   remove->add_option("--ids", a->ids, "Ids to remove (.npy of integers, or .ivecs)")->required();
+  add_output_options(remove, a->out);
   remove->callback([a] {
     auto index = LshIndex<float>::load(a->index);
     const auto ids = read_ids(a->ids);
     index.remove(ids);
     index.save(a->index);
-    fmt::print("removed {} ids; {} points remain\n", ids.size(), index.size());
+    if (a->out.wants_json())
+      a->out.write_json(fmt::format("{{\"removed\": {}, \"size\": {}}}", ids.size(), index.size()));
+    if (a->out.table()) fmt::print("removed {} ids; {} points remain\n", ids.size(), index.size());
   });
 
   auto* eval = lsh->add_subcommand("eval", "recall@k against queries/s for a sweep of probe counts");
@@ -370,10 +404,9 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
   add_index_options(eval, *a);
   eval->add_option("--probe-list", a->probe_list, "Probe counts to sweep (default: L x 1, 2, 4, ..., 64)")->delimiter(',');
   eval->add_option("--rerank", a->rerank, "Candidates ranked exactly after the sketch stage (0: max(20k, 200))");
-  eval->add_option("--json", a->json, "Results (JSON)");
   eval->add_option("--plot", a->plot, "Recall/QPS curve (SVG)");
   eval->add_option("--threads", a->threads, "Threads (0: all)");
-  eval->add_flag("--quiet", a->quiet, "No progress bar");
+  add_output_options(eval, a->out);
   eval->callback([a, threads] {
     threads();
     const auto base = read_data(a->base, "base");
@@ -383,7 +416,7 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
     std::vector<std::int64_t> list = a->probe_list;
     if (list.empty())
       for (std::int64_t m = 1; m <= 64; m *= 2) list.push_back(m * o.tables);
-    Progress progress(!a->quiet);
+    Progress progress(a->out.progress());
     const std::int64_t steps = 2 + static_cast<std::int64_t>(list.size());
     progress.update("lsh eval: exact k-NN", 0, steps);
     Matrix<std::int64_t> truth(q.rows(), a->k);
@@ -397,9 +430,11 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
     const double build_s = seconds(t0);
     std::vector<EvalPoint> points;
     progress.finish();
-    fmt::print("{} tables x {} hashes ({}), built in {:.3f} s, {:.1f} table bytes per point; exact: {:.0f} q/s\n",
-               o.tables, o.hashes, o.family.name(), build_s, index.table_bytes_per_point(), exact_qps);
-    fmt::print("{:>8} {:>8} {:>10} {:>11}\n", "probes", "recall", "q/s", "candidates");
+    if (a->out.table()) {
+      fmt::print("{} tables x {} hashes ({}), built in {:.3f} s, {:.1f} table bytes per point; exact: {:.0f} q/s\n",
+                 o.tables, o.hashes, o.family.name(), build_s, index.table_bytes_per_point(), exact_qps);
+      fmt::print("{:>8} {:>8} {:>10} {:>11}\n", "probes", "recall", "q/s", "candidates");
+    }
     for (const std::int64_t p : list) {
       progress.update(fmt::format("lsh eval: {} probes", p), 2 + static_cast<std::int64_t>(points.size()), steps);
       Matrix<std::int64_t> ids(q.rows(), a->k);
@@ -412,17 +447,18 @@ const RegisterCommand registered{"lsh", [](CLI::App& app) {
       for (const auto& s : stats) cand += static_cast<double>(s.unique_candidates);
       points.push_back({p, recall_at(ids, truth), qps, cand / static_cast<double>(q.rows())});
       progress.finish();
-      fmt::print("{:>8} {:>8.4f} {:>10.0f} {:>11.0f}\n", p, points.back().recall, qps, points.back().candidates);
+      if (a->out.table())
+        fmt::print("{:>8} {:>8.4f} {:>10.0f} {:>11.0f}\n", p, points.back().recall, qps, points.back().candidates);
     }
-    if (!a->json.empty()) {
+    if (a->out.wants_json()) {
       std::string r;
       for (const auto& p : points)
         r += fmt::format("{}{{\"family\": \"{}\", \"tables\": {}, \"hashes\": {}, \"probes\": {}, \"recall\": {:.5f}, "
                          "\"qps\": {:.1f}, \"candidates\": {:.1f}}}",
                          r.empty() ? "" : ",\n    ", o.family.name(), o.tables, o.hashes, p.probes, p.recall, p.qps,
                          p.candidates);
-      write_text(a->json, fmt::format("{{\n  \"k\": {}, \"base\": {}, \"queries\": {}, \"build_seconds\": {:.4f}, "
-                                      "\"table_bytes_per_point\": {:.2f}, \"exact_qps\": {:.1f},\n  \"results\": [\n    {}\n  ]\n}}\n",
+      a->out.write_json(fmt::format("{{\n  \"k\": {}, \"base\": {}, \"queries\": {}, \"build_seconds\": {:.4f}, "
+                                    "\"table_bytes_per_point\": {:.2f}, \"exact_qps\": {:.1f},\n  \"results\": [\n    {}\n  ]\n}}",
                                       a->k, base.rows(), q.rows(), build_s, index.table_bytes_per_point(), exact_qps, r));
     }
     if (!a->plot.empty()) write_text(a->plot, plot_svg(o.family.name(), points, exact_qps, a->k));
