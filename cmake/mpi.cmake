@@ -16,7 +16,9 @@ set_target_properties(lowdim_mpi PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION
   EXPORT_NAME lowdim_mpi)
 target_compile_definitions(lowdim_mpi PRIVATE LOWDIM_BUILDING_LIBRARY)
 target_link_libraries(lowdim_mpi PUBLIC lowdim MPI::MPI_CXX PRIVATE $<BUILD_INTERFACE:lowdim_build_flags>)
-install(TARGETS lowdim_mpi LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# Exported as lowdim::lowdim_mpi: find_package(lowdim COMPONENTS mpi) (cmake/lowdim-config.cmake.in;
+# the export set is installed in CMakeLists.txt), and pkg-config lowdim-mpi.
+install(TARGETS lowdim_mpi EXPORT lowdim-mpi-targets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
 if(LOWDIM_BUILD_TOOLS)
   file(GLOB LOWDIM_MPI_TOOL_SOURCES CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/tools/lowdim-mpi/*.cpp")

@@ -29,4 +29,10 @@ if(TARGET lowdim_cli AND TARGET lowdim_mpi_cli)
               ${Python3_EXECUTABLE} ${mode})
     set_tests_properties("mpi: cli ${mode}" PROPERTIES TIMEOUT 300)
   endforeach()
+  foreach(mode 1 2 3 failures)
+    add_test(NAME "mpi: cli lsh ${mode}"
+      COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/cli_lsh_mpi.sh $<TARGET_FILE:lowdim_cli> ${MPIEXEC_EXECUTABLE}
+              ${Python3_EXECUTABLE} ${mode})
+    set_tests_properties("mpi: cli lsh ${mode}" PROPERTIES TIMEOUT 180)
+  endforeach()
 endif()

@@ -22,6 +22,28 @@ case "$mode" in
     ${CXX:-c++} -std=c++20 "$src/tests/consumer/main.cpp" -o "$work/consumer" $(pkg-config --cflags --libs lowdim)
     LD_LIBRARY_PATH="$libdir" "$work/consumer" ;;
 esac
+# The MPI layer, when it was built: lowdim::lowdim_mpi via find_package(lowdim COMPONENTS mpi), or
+# pkg-config lowdim-mpi; the consumer runs as one rank under mpirun.
+if [ -n "$(find "$work/prefix" -name 'lowdim-mpi-targets.cmake' | head -1)" ]; then
+  run_mpi() {
+    if command -v mpirun > /dev/null; then
+      OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 LD_LIBRARY_PATH="$libdir" timeout 60 mpirun -np 1 "$1"
+    else
+      LD_LIBRARY_PATH="$libdir" ldd "$1" | grep -q liblowdim_mpi
+    fi
+  }
+  case "$mode" in
+    cmake)
+      cmake -S "$src/tests/consumer/mpi" -B "$work/consumer-mpi" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+      cmake --build "$work/consumer-mpi" >/dev/null
+      run_mpi "$work/consumer-mpi/consumer_mpi" ;;
+    pkg-config)
+      pkg-config --exists lowdim-mpi
+      # shellcheck disable=SC2046
+      ${CXX:-c++} -std=c++20 "$src/tests/consumer/mpi/main.cpp" -o "$work/consumer_mpi" $(pkg-config --cflags --libs lowdim-mpi)
+      run_mpi "$work/consumer_mpi" ;;
+  esac
+fi
 # Hidden visibility: besides the C++ API (lowdim::) and the C API (lowdim_*) only weak instantiations of std/fmt
 # templates may be exported.
 stray=$(nm -D --defined-only "$libdir/liblowdim.so" | awk '{print $3}' | c++filt | grep -vE 'lowdim::|^lowdim_|std::|__gnu_cxx::|fmt::|^_init$|^_fini$' || true)

@@ -312,10 +312,25 @@ class LOWDIM_API ShardedLsh {
   /// The k nearest neighbours (global ids, q × k; distances q × k ascending, ties to the smaller
   /// id) of queries, which must be the same on every rank; collective, every rank gets them.
   /// 1 ≤ k ≤ size(). Communication: q·k·(8 + sizeof(T)) bytes per rank.
+  /// stats (when given) gets one entry per query, combined over the ranks: candidates, unique
+  /// candidates and probes summed, extra_probes and scanned if any shard needed them, the
+  /// seconds the slowest shard's, estimated_recall the smallest over shards with rows.
   void knn(ConstMatrixView<T> queries, std::int64_t k, const LshQueryOptions& query, MatrixView<std::int64_t> ids,
-           MatrixView<T> distances) const;
+           MatrixView<T> distances, std::vector<LshQueryStats>* stats = nullptr) const;
+  /// Writes the sharded index to directory (created if needed; collective): rank r's index as
+  /// "rank<r>.lsh" (LshIndex::save, atomic; none for a rank without rows) and, last, by rank 0,
+  /// "layout.txt" with the rank count and the rows of every rank, so a directory without a
+  /// complete save has no layout and cannot be loaded. A failure on any rank is every rank's
+  /// remote_error.
+  void save(const std::string& directory) const;
+  /// Reads a sharded index written by save (collective): every rank reads the layout and its
+  /// own shard. invalid_argument (as every rank's remote_error) when the layout was written by
+  /// another number of ranks than comm.size(), naming both; io_error for a missing or corrupt
+  /// layout or shard file, or a shard whose size differs from the layout.
+  static ShardedLsh load(const Communicator& comm, const std::string& directory);
 
  private:
+  ShardedLsh(const Communicator& comm, std::int64_t first_row, std::int64_t total_rows);
   const Communicator* comm_;
   std::unique_ptr<LshIndex<T>> index_;
   std::int64_t first_row_ = 0, total_rows_ = 0;

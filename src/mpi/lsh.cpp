@@ -4,8 +4,15 @@
 #include <lowdim/error.hpp>
 #include <lowdim/mpi.hpp>
 
+#include <fmt/core.h>
+
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <sstream>
+#include <string>
 #include <numeric>
 #include <type_traits>
 #include <vector>
@@ -104,20 +111,166 @@ template <class T>
 ShardedLsh<T>::ShardedLsh(ShardedLsh&&) noexcept = default;
 
 template <class T>
+ShardedLsh<T>::ShardedLsh(const Communicator& comm, std::int64_t first_row, std::int64_t total_rows)
+    : comm_(&comm), first_row_(first_row), total_rows_(total_rows) {}
+
+template <class T>
 void ShardedLsh<T>::knn(ConstMatrixView<T> queries, std::int64_t k, const LshQueryOptions& query,
-                        MatrixView<std::int64_t> ids, MatrixView<T> distances) const {
+                        MatrixView<std::int64_t> ids, MatrixView<T> distances,
+                        std::vector<LshQueryStats>* stats) const {
   const std::int64_t q = queries.rows();
   const std::int64_t kr = index_ ? std::min(k, index_->size()) : 0;
   std::vector<std::int64_t> local_ids(static_cast<std::size_t>(q * std::max<std::int64_t>(kr, 0)));
   std::vector<T> local_dist(local_ids.size());
+  std::vector<LshQueryStats> local_stats;
   collective(*comm_, [&] {
     check_query_shapes<T>(q, k, total_rows_, ids, distances, "mpi::ShardedLsh::knn");
     if (kr <= 0 || q == 0) return;
     index_->knn(queries, kr, query, MatrixView<std::int64_t>(local_ids.data(), q, kr, kr),
-                MatrixView<T>(local_dist.data(), q, kr, kr));
+                MatrixView<T>(local_dist.data(), q, kr, kr), stats ? &local_stats : nullptr);
     for (auto& id : local_ids) id += first_row_;
   });
   merge_top_k<T>(*comm_, q, k, std::max<std::int64_t>(kr, 0), local_ids, local_dist, ids, distances);
+  if (!stats) return;
+  // Per query: sums (candidates, unique, probes), ors (extra_probes, scanned), maxima (seconds)
+  // and the minimum estimated recall over the shards that answered.
+  local_stats.resize(static_cast<std::size_t>(q));
+  const bool answered = kr > 0;
+  std::vector<std::int64_t> sums(static_cast<std::size_t>(5 * q));
+  std::vector<double> maxima(static_cast<std::size_t>(4 * q));
+  for (std::int64_t i = 0; i < q; ++i) {
+    const auto& s = local_stats[static_cast<std::size_t>(i)];
+    const auto at = static_cast<std::size_t>(i);
+    sums[5 * at] = s.candidates;
+    sums[5 * at + 1] = s.unique_candidates;
+    sums[5 * at + 2] = s.probes;
+    sums[5 * at + 3] = s.extra_probes ? 1 : 0;
+    sums[5 * at + 4] = s.scanned ? 1 : 0;
+    maxima[4 * at] = s.hash_seconds;
+    maxima[4 * at + 1] = s.lookup_seconds;
+    maxima[4 * at + 2] = s.rerank_seconds;
+    maxima[4 * at + 3] = answered ? -s.estimated_recall : -std::numeric_limits<double>::infinity();
+  }
+  MPI_Allreduce(MPI_IN_PLACE, sums.data(), static_cast<int>(sums.size()), MPI_INT64_T, MPI_SUM, comm_->comm());
+  MPI_Allreduce(MPI_IN_PLACE, maxima.data(), static_cast<int>(maxima.size()), MPI_DOUBLE, MPI_MAX, comm_->comm());
+  comm_->record(static_cast<std::int64_t>(sums.size() * 8 + maxima.size() * 8));
+  stats->assign(static_cast<std::size_t>(q), LshQueryStats{});
+  for (std::int64_t i = 0; i < q; ++i) {
+    auto& s = (*stats)[static_cast<std::size_t>(i)];
+    const auto at = static_cast<std::size_t>(i);
+    s.candidates = sums[5 * at];
+    s.unique_candidates = sums[5 * at + 1];
+    s.probes = sums[5 * at + 2];
+    s.extra_probes = sums[5 * at + 3] > 0;
+    s.scanned = sums[5 * at + 4] > 0;
+    s.hash_seconds = maxima[4 * at];
+    s.lookup_seconds = maxima[4 * at + 1];
+    s.rerank_seconds = maxima[4 * at + 2];
+    s.estimated_recall = std::isfinite(maxima[4 * at + 3]) ? -maxima[4 * at + 3] : 0;
+  }
+}
+
+namespace {
+
+constexpr const char* kLayoutMagic = "lowdim.sharded_lsh 1";
+
+std::string shard_path(const std::string& directory, int rank) {
+  return (std::filesystem::path(directory) / fmt::format("rank{}.lsh", rank)).string();
+}
+
+std::string layout_path(const std::string& directory) {
+  return (std::filesystem::path(directory) / "layout.txt").string();
+}
+
+// The rows of every rank, as recorded in directory/layout.txt.
+std::vector<std::int64_t> read_layout(const std::string& directory) {
+  const std::string path = layout_path(directory);
+  std::ifstream in(path);
+  if (!in)
+    LOWDIM_THROW(io_error, "{}: cannot read the sharded LSH layout (is {} a directory written by `mpirun lowdim lsh "
+                 "build`?)", path, directory);
+  std::string magic, key;
+  std::getline(in, magic);
+  if (magic != kLayoutMagic) LOWDIM_THROW(io_error, "{}: not a sharded LSH layout (first line '{}')", path, magic);
+  std::int64_t ranks = -1, total = -1;
+  in >> key >> ranks;
+  if (!in || key != "ranks" || ranks < 1) LOWDIM_THROW(io_error, "{}: corrupt layout (no rank count)", path);
+  in >> key >> total;
+  if (!in || key != "rows" || total < 1) LOWDIM_THROW(io_error, "{}: corrupt layout (no row count)", path);
+  in >> key;
+  if (!in || key != "rows_per_rank") LOWDIM_THROW(io_error, "{}: corrupt layout (no rows per rank)", path);
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(ranks));
+  std::int64_t sum = 0;
+  for (auto& c : counts) {
+    in >> c;
+    if (!in || c < 0) LOWDIM_THROW(io_error, "{}: corrupt layout (rows per rank)", path);
+    sum += c;
+  }
+  if (sum != total) LOWDIM_THROW(io_error, "{}: corrupt layout: rows per rank sum to {}, not {}", path, sum, total);
+  return counts;
+}
+
+}  // namespace
+
+template <class T>
+void ShardedLsh<T>::save(const std::string& directory) const {
+  const auto& comm = *comm_;
+  const std::vector<std::int64_t> firsts = comm.all_gather(first_row_);
+  collective(comm, [&] {
+    if (comm.rank() != 0) return;
+    std::error_code ec;
+    std::filesystem::create_directories(directory, ec);
+    if (ec || !std::filesystem::is_directory(directory))
+      LOWDIM_THROW(io_error, "{}: cannot create the index directory: {}", directory,
+                   ec ? ec.message() : std::string("not a directory"));
+    std::filesystem::remove(layout_path(directory), ec);  // an old layout never describes new shards
+    if (ec) LOWDIM_THROW(io_error, "{}: cannot remove the old layout: {}", layout_path(directory), ec.message());
+  });
+  collective(comm, [&] {
+    const std::string path = shard_path(directory, comm.rank());
+    if (index_) {
+      index_->save(path);
+    } else {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+  });
+  collective(comm, [&] {
+    if (comm.rank() != 0) return;
+    std::string text = fmt::format("{}\nranks {}\nrows {}\nrows_per_rank", kLayoutMagic, comm.size(), total_rows_);
+    for (int r = 0; r < comm.size(); ++r) {
+      const std::int64_t end = r + 1 < comm.size() ? firsts[static_cast<std::size_t>(r) + 1] : total_rows_;
+      text += fmt::format(" {}", end - firsts[static_cast<std::size_t>(r)]);
+    }
+    text += "\n";
+    AtomicFile file(layout_path(directory));
+    file.write(text.data(), text.size());
+    file.commit();
+  });
+}
+
+template <class T>
+ShardedLsh<T> ShardedLsh<T>::load(const Communicator& comm, const std::string& directory) {
+  std::vector<std::int64_t> counts;
+  collective(comm, [&] {
+    counts = read_layout(directory);
+    LOWDIM_CHECK(static_cast<int>(counts.size()) == comm.size(),
+                 "{}: the sharded LSH index was built on {} rank{}; this run has {}: run it with mpirun -np {}",
+                 directory, counts.size(), counts.size() == 1 ? "" : "s", comm.size(), counts.size());
+  });
+  const std::int64_t first = std::accumulate(counts.begin(), counts.begin() + comm.rank(), std::int64_t{0});
+  const std::int64_t total = std::accumulate(counts.begin(), counts.end(), std::int64_t{0});
+  ShardedLsh<T> sharded(comm, first, total);
+  collective(comm, [&] {
+    const std::int64_t mine = counts[static_cast<std::size_t>(comm.rank())];
+    if (mine == 0) return;
+    const std::string path = shard_path(directory, comm.rank());
+    sharded.index_ = std::make_unique<LshIndex<T>>(LshIndex<T>::load(path));
+    if (sharded.index_->size() != mine)
+      LOWDIM_THROW(io_error, "{}: holds {} points, the layout says {} for rank {}", path, sharded.index_->size(), mine,
+                   comm.rank());
+  });
+  return sharded;
 }
 
 template class LOWDIM_API ShardedLsh<float>;

@@ -364,6 +364,34 @@ TEST_CASE("sharded LSH: global ids, near duplicates found on whichever rank hold
     return static_cast<double>(hits) / static_cast<double>(q * k);
   };
   CHECK(recall(ids.cview()) >= recall(single_ids.cview()) - 0.02);
+
+  // save/load: a directory with one shard per rank; the loaded index answers bit for bit the
+  // same, with the stats combined over the ranks; a layout of another rank count is refused.
+  const std::string dir = (std::filesystem::temp_directory_path() / "lowdim_mpi_sharded_lsh").string();
+  index.save(dir);
+  const auto loaded = mpi::ShardedLsh<float>::load(world(), dir);
+  CHECK(loaded.size() == n);
+  Matrix<std::int64_t> ids2(q, k);
+  Matrix<float> dist2(q, k);
+  std::vector<LshQueryStats> stats;
+  loaded.knn(queries.cview(), k, {}, ids2.view(), dist2.view(), &stats);
+  CHECK(std::memcmp(ids.data(), ids2.data(), sizeof(std::int64_t) * static_cast<std::size_t>(q * k)) == 0);
+  CHECK(std::memcmp(dist.data(), dist2.data(), sizeof(float) * static_cast<std::size_t>(q * k)) == 0);
+  REQUIRE(stats.size() == static_cast<std::size_t>(q));
+  CHECK(stats[0].probes >= 12 * std::min<std::int64_t>(world().size(), n));
+  world().barrier();
+  if (world().rank() == 0) {
+    std::string counts = std::to_string(n);
+    for (int r = 0; r < world().size(); ++r) counts += " 0";
+    std::ofstream(dir + "/layout.txt") << "lowdim.sharded_lsh 1\nranks " << world().size() + 1 << "\nrows " << n
+                                       << "\nrows_per_rank " << counts << "\n";
+  }
+  world().barrier();
+  CHECK_THROWS_WITH(mpi::ShardedLsh<float>::load(world(), dir),
+                    Catch::Contains("built on " + std::to_string(world().size() + 1) + " ranks; this run has " +
+                                    std::to_string(world().size())));
+  world().barrier();
+  if (world().rank() == 0) std::filesystem::remove_all(dir);
 }
 
 int main(int argc, char** argv) {
