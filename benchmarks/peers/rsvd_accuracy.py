@@ -1,7 +1,7 @@
 """Randomized SVD accuracy, lowdim's default against scikit-learn's randomized_svd defaults,
 per spectrum family (tests/python/rsvd_spectra.py): the worst relative error of the k singular
 values and the worst ||A - U S V^T||_F / ||A||_F over tall, wide and square shapes, ranks below,
-at and above the Krylov block size, float32 and float64 (48 matrices per family).
+at and above the Krylov block size, float32 and float64 (18 matrices per family).
 
     /usr/bin/python3 benchmarks/peers/rsvd_accuracy.py [BUILD_DIR]   (default: build)
 """
