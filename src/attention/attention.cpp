@@ -181,7 +181,7 @@ class LinearHead {
 
  private:
   struct Slot {
-    Matrix<T> pq, pk, rq, rk, values, kt, scores, local[2], chunk_state[2], prev_state[2], prefix[2];
+    Matrix<T> pq, pk, rq, rk, values, weighted, scores, local[2], chunk_state[2], prev_state[2], prefix[2];
     std::vector<T> q_scale, k_scale;
     std::vector<double> local_max;        // running max of the chunk's own keys up to i
     std::vector<std::int64_t> local_valid;
@@ -200,7 +200,7 @@ class LinearHead {
       w.rk = Matrix<T>::uninitialized(bs_, f_);
     }
     w.values = Matrix<T>::uninitialized(bs_, s_.dv + 1);
-    w.kt = Matrix<T>::uninitialized(f_, bs_);
+    w.weighted = Matrix<T>::uninitialized(bs_, s_.dv + 1);
     if (o_.causal) w.scores = Matrix<T>::uninitialized(bs_, bs_);
     for (int p = 0; p < parts_; ++p) {
       w.local[p] = Matrix<T>::uninitialized(bs_, cols(p));
@@ -260,13 +260,17 @@ class LinearHead {
         for (T& x : w.chunk_state[p].flat()) x = T(0);
         continue;
       }
-      const Matrix<T>& pk = part_k(w, p);
+      // The weights go on the values (n × (d_v + 1)), not on the features (n × m): fewer products,
+      // and φ̃(K)ᵀ is read in place through the transposed product.
+      ConstMatrixView<T> values = part_values(w, p, n);
+      MatrixView<T> weighted = w.weighted.block(0, 0, n, values.cols());
       for (std::int64_t j = 0; j < n; ++j) {
         const T wt = static_cast<T>(std::exp(static_cast<double>(w.k_scale[static_cast<std::size_t>(j)]) - w.chunk_max));
-        const T* src = pk.row(j);
-        for (std::int64_t c = 0; c < f_; ++c) w.kt(c, j) = src[c] * wt;
+        const T* src = values.row(j);
+        T* dst = weighted.row(j);
+        for (std::int64_t c = 0; c < values.cols(); ++c) dst[c] = src[c] * wt;
       }
-      linalg::gemm_reproducible<T>(Op::none, Op::none, T(1), w.kt.block(0, 0, f_, n), part_values(w, p, n), T(0), st);
+      linalg::gemm_reproducible<T>(Op::transpose, Op::none, T(1), part_k(w, p).block(0, 0, n, f_), weighted, T(0), st);
     }
   }
   // state ← e^{M − M'}·state + e^{chunk_max − M'}·chunk_state, M' = max(M, chunk_max).

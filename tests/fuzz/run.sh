@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target for a bounded time: tests/fuzz/run.sh BUILD_DIR SECONDS_PER_TARGET
+# Runs every libFuzzer target, bounded: tests/fuzz/run.sh BUILD_DIR SECONDS_PER_TARGET [RUNS_PER_TARGET]
+# Each target stops after RUNS executions (default: unbounded) or SECONDS, whichever comes first.
 # Seeds are written fresh by lowdim_io_fixtures; the corpus grows in
 # BUILD_DIR/fuzz-corpus/<target> across runs; crashes land in BUILD_DIR/fuzz-artifacts.
 set -euo pipefail
 build=${1:?usage: run.sh BUILD_DIR SECONDS_PER_TARGET}
-seconds=${2:?usage: run.sh BUILD_DIR SECONDS_PER_TARGET}
+seconds=${2:?usage: run.sh BUILD_DIR SECONDS_PER_TARGET [RUNS_PER_TARGET]}
+runs=${3:--1}
 bin="$build/tests/fuzz"
 seeds="$build/fuzz-seeds"
 rm -rf "$seeds" && mkdir -p "$seeds" "$build/fuzz-artifacts"
@@ -63,7 +65,7 @@ run_target() {  # run_target TARGET: one bounded run; the log keeps the findings
   # A reader must never allocate what a header merely claims. The largest honest
   # allocation for a 64 KiB input is a gzip stream at the 1032:1 deflate bound read
   # as double (~540 MB), so a single malloc above 1 GB is a finding.
-  TMPDIR="$scratch" "$bin/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=2048 \
+  TMPDIR="$scratch" "$bin/fuzz_$target" -max_total_time="$seconds" -runs="$runs" -max_len=65536 -timeout=20 -rss_limit_mb=2048 \
       -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$target-" \
       "$corpus" "$seeds/$target" 2>"$build/fuzz-artifacts/$target.log"
 }
@@ -71,7 +73,7 @@ run_target() {  # run_target TARGET: one bounded run; the log keeps the findings
 # As many targets at once as there are processors (each fuzzer is single-threaded).
 targets=(npy idx idx_gz fvecs ivecs archive models)
 parallel=$(nproc)
-echo "fuzzing ${#targets[@]} targets, ${seconds}s each, $parallel at a time"
+echo "fuzzing ${#targets[@]} targets, each until $( [ "$runs" -ge 0 ] && echo "$runs executions or " )${seconds}s, $parallel at a time"
 declare -A pids
 for target in "${targets[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
@@ -94,4 +96,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzzing found problems in: ${failed[*]} (inputs in $build/fuzz-artifacts)"
   exit 1
 fi
-echo "fuzzing: no findings in ${seconds}s per target"
+echo "fuzzing: no findings"
