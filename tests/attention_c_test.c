@@ -81,7 +81,10 @@ int main(void) {
   CHECK(lowdim_features_create("favor", "orf", D, 0, 1, NAN, &bad) == LOWDIM_ERROR_INVALID_ARGUMENT);
   CHECK(strstr(lowdim_last_error(), "m = 0") != NULL && bad == NULL);
   CHECK(lowdim_features_create("softplus", "orf", D, 4, 1, NAN, &bad) == LOWDIM_ERROR_INVALID_ARGUMENT);
-  CHECK(lowdim_linear_attention_f32(f, q, k, v, H, L, L, D + 1, DV, lin, NULL) == LOWDIM_ERROR_DIMENSION_MISMATCH);
+  /* q and k of d = D + 1 columns (buffers of that size: the library reads them before it checks d). */
+  static float wide_q[H * L * (D + 1)], wide_k[H * L * (D + 1)];
+  CHECK(lowdim_linear_attention_f32(f, wide_q, wide_k, v, H, L, L, D + 1, DV, lin, NULL) ==
+        LOWDIM_ERROR_DIMENSION_MISMATCH);
   CHECK(strstr(lowdim_last_error(), "takes d = 8") != NULL);
   q[5] = NAN;
   CHECK(lowdim_softmax_attention_f32(q, k, v, H, L, L, D, DV, exact, NULL) == LOWDIM_ERROR_INVALID_ARGUMENT);
